@@ -1,0 +1,48 @@
+//! The `citybrain` command: a thin layer that parses arguments and calls the libraries.
+//!
+//! Each subcommand lives in its own module. Errors the user can fix (bad files, bad
+//! parameters) are wrapped in [`UsageError`] and exit with code 2, like clap's own argument
+//! errors; anything else is an internal fault and exits with code 1.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Citybrain: an open City Brain — traffic twin, city data hub and cockpit in one binary.
+#[derive(Parser)]
+#[command(version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {}
+
+/// An error caused by the user's input; the process exits with code 2.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub(crate) anyhow::Error);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: anyhow::Result<()> = match cli.command {};
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
