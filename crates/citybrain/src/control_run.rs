@@ -1,0 +1,233 @@
+//! One simulated run under a controller: load, configure, step, summarise.
+//!
+//! Shared by `citybrain sim --control …` and `citybrain bench control`.
+
+use std::time::Instant;
+
+use anyhow::{Context, anyhow};
+use citybrain_signal as signal;
+use citybrain_sim as sim;
+use serde::Serialize;
+use signal::{Alert, Brain, BrainConfig, ControlConfig, ControllerKind, Decision, PreemptParams};
+use sim::{Engine, EngineConfig, Scenario};
+
+use crate::UsageError;
+use crate::twin_control::{ControlledTwin, add_transition_phases, brain_network};
+
+/// A lane blocked for a while: `ROAD:LANE:START:DURATION[:POSITION]` on the command line.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct IncidentSpec {
+    pub(crate) road: String,
+    pub(crate) lane: usize,
+    pub(crate) start_s: f64,
+    pub(crate) duration_s: f64,
+    /// Metres from the lane's start; the lane's middle when absent.
+    pub(crate) position_m: Option<f64>,
+}
+
+impl std::str::FromStr for IncidentSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let expected = "expected ROAD:LANE:START:DURATION[:POSITION_M], e.g. road_1_1_0:1:600:300";
+        if !(4..=5).contains(&parts.len()) || parts[0].is_empty() {
+            return Err(format!("bad incident `{s}`: {expected}"));
+        }
+        let number = |i: usize, what: &str| -> Result<f64, String> {
+            let v: f64 = parts[i]
+                .parse()
+                .map_err(|_| format!("bad incident `{s}`: {what} `{}` is not a number", parts[i]))?;
+            if v.is_finite() && v >= 0.0 {
+                Ok(v)
+            } else {
+                Err(format!("bad incident `{s}`: {what} must be >= 0"))
+            }
+        };
+        let lane = parts[1]
+            .parse()
+            .map_err(|_| format!("bad incident `{s}`: lane `{}` is not a lane index", parts[1]))?;
+        let duration_s = number(3, "duration")?;
+        if duration_s <= 0.0 {
+            return Err(format!("bad incident `{s}`: duration must be > 0"));
+        }
+        Ok(IncidentSpec {
+            road: parts[0].to_string(),
+            lane,
+            start_s: number(2, "start")?,
+            duration_s,
+            position_m: if parts.len() == 5 { Some(number(4, "position")?) } else { None },
+        })
+    }
+}
+
+/// How to run: controller (none = the twin's native fixed-time programs) and scenario extras.
+#[derive(Clone, Debug)]
+pub(crate) struct RunOptions {
+    pub(crate) control: Option<ControlConfig>,
+    pub(crate) emergency_every_s: Option<f64>,
+    pub(crate) preemption: bool,
+    pub(crate) incidents: Vec<IncidentSpec>,
+    pub(crate) steps: u64,
+    pub(crate) keep_decisions: bool,
+}
+
+impl RunOptions {
+    /// Native control for an hour.
+    pub(crate) fn native() -> Self {
+        RunOptions {
+            control: None,
+            emergency_every_s: None,
+            preemption: false,
+            incidents: Vec::new(),
+            steps: 3600,
+            keep_decisions: false,
+        }
+    }
+
+    /// `kind` with its defaults for an hour.
+    pub(crate) fn controlled(kind: ControllerKind) -> Self {
+        RunOptions {
+            control: Some(ControlConfig::new(kind)),
+            ..RunOptions::native()
+        }
+    }
+}
+
+/// What a run produced.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct RunSummary {
+    /// The twin's metrics (CityFlow's definitions).
+    pub(crate) metrics: sim::Metrics,
+    pub(crate) emergency_count: u64,
+    /// CityFlow's average travel time restricted to emergency vehicles.
+    pub(crate) emergency_avg_travel_time: Option<f64>,
+    /// The same over every other vehicle.
+    pub(crate) others_avg_travel_time: f64,
+    pub(crate) alerts: Vec<Alert>,
+    #[serde(skip)]
+    pub(crate) decisions: Vec<(String, Decision)>,
+    /// Wall-clock seconds spent stepping (observing, deciding and the twin's steps).
+    pub(crate) stepping_s: f64,
+}
+
+/// Reads a roadnet and flow file pair into a scenario (adding transition phases when a
+/// controller will need them).
+pub(crate) fn load(
+    roadnet_path: &std::path::Path,
+    flow_path: &std::path::Path,
+    controlled: bool,
+) -> anyhow::Result<Scenario> {
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .with_context(|| format!("reading {}", p.display()))
+            .map_err(|e| anyhow!(UsageError(e)))
+    };
+    let mut roadnet = read(roadnet_path)?;
+    if controlled {
+        let mut doc: serde_json::Value = serde_json::from_str(&roadnet)
+            .map_err(|e| UsageError(anyhow!("{}: not JSON: {e}", roadnet_path.display())))?;
+        add_transition_phases(&mut doc);
+        roadnet = doc.to_string();
+    }
+    let flow = read(flow_path)?;
+    Scenario::from_json(
+        &roadnet,
+        &roadnet_path.display().to_string(),
+        &flow,
+        &flow_path.display().to_string(),
+    )
+    .map_err(|e| anyhow!(UsageError(e.into())))
+}
+
+/// Runs `scenario` under `opts`.
+pub(crate) fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunSummary> {
+    let config = EngineConfig {
+        emergency_every_s: opts.emergency_every_s,
+        record_vehicles: true,
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::new(scenario.network.clone(), scenario.demand.clone(), config)
+        .map_err(|e| anyhow!(UsageError(e.into())))?;
+    block_lanes(&mut engine, &opts.incidents)?;
+    let mut alerts = Vec::new();
+    let mut decisions = Vec::new();
+    let started = Instant::now();
+    let engine = match &opts.control {
+        None => {
+            engine.run(opts.steps);
+            engine
+        }
+        Some(control) => {
+            let (net, mapping) = brain_network(&scenario.network);
+            let mut config = BrainConfig::new(control.clone());
+            config.preemption = opts.preemption.then(PreemptParams::default);
+            let brain = Brain::new(net, config).map_err(|e| anyhow!(UsageError(e.into())))?;
+            let mut twin = ControlledTwin::new(engine, brain, mapping);
+            for _ in 0..opts.steps {
+                let out = twin.step()?;
+                alerts.extend(out.alerts);
+                if opts.keep_decisions {
+                    let names = &twin.brain.network().intersections;
+                    decisions.extend(
+                        out.decisions
+                            .into_iter()
+                            .map(|d| (names[d.intersection.index()].name.clone(), d)),
+                    );
+                }
+            }
+            twin.engine
+        }
+    };
+    let stepping_s = started.elapsed().as_secs_f64();
+    let (emergency_count, emergency_avg_travel_time, others_avg_travel_time) =
+        split_travel_times(&engine);
+    Ok(RunSummary {
+        metrics: engine.metrics(),
+        emergency_count,
+        emergency_avg_travel_time,
+        others_avg_travel_time,
+        alerts,
+        decisions,
+        stepping_s,
+    })
+}
+
+fn block_lanes(engine: &mut Engine, incidents: &[IncidentSpec]) -> anyhow::Result<()> {
+    for inc in incidents {
+        let net = engine.network().clone();
+        let road = net.road_id(&inc.road).ok_or_else(|| {
+            UsageError(anyhow!("--incident: road `{}` does not exist in the roadnet", inc.road))
+        })?;
+        let lanes = &net.road(road).lanes;
+        let lane = *lanes.get(inc.lane).ok_or_else(|| {
+            UsageError(anyhow!(
+                "--incident: road `{}` has lanes 0..{}, not lane {}",
+                inc.road,
+                lanes.len(),
+                inc.lane
+            ))
+        })?;
+        let length = net.lane(lane).length;
+        let position = inc.position_m.unwrap_or(length / 2.0);
+        engine
+            .block_lane(lane, position, inc.start_s, inc.start_s + inc.duration_s)
+            .map_err(|e| UsageError(anyhow!("--incident {}: {e}", inc.road)))?;
+    }
+    Ok(())
+}
+
+/// (emergency count, their CityFlow-style average travel time, everyone else's).
+fn split_travel_times(engine: &Engine) -> (u64, Option<f64>, f64) {
+    let now = engine.time_s();
+    let (mut ev, mut others) = ((0u64, 0.0), (0u64, 0.0));
+    for r in engine.vehicle_records() {
+        let t = r.exited_s.unwrap_or(now) - r.created_s;
+        let acc = if r.emergency { &mut ev } else { &mut others };
+        acc.0 += 1;
+        acc.1 += t;
+    }
+    let avg = |(n, s): (u64, f64)| if n == 0 { 0.0 } else { s / n as f64 };
+    let ev_avg = (ev.0 > 0).then(|| avg(ev));
+    (ev.0, ev_avg, avg(others))
+}

@@ -1,0 +1,263 @@
+//! Glue between the twin (`citybrain-sim`) and the brain (`citybrain-signal`).
+//!
+//! The brain never sees the engine: each step the twin's detector-like readings are copied into
+//! the brain's [`Observation`], the brain decides, and its signals are applied with `set_phase`.
+//! Roads and lanes keep the twin's dense ids (the brain's ids are the same numbers); the brain's
+//! intersections are the twin's signalised ones, renumbered densely.
+
+use anyhow::{Context, bail};
+use citybrain_signal as signal;
+use citybrain_sim as sim;
+use serde_json::Value;
+use signal::{Brain, EmergencyObs, LaneObs, Observation, Signal, StepOutput};
+use sim::{Engine, LaneObservation, RoadNetwork, TurnType};
+
+/// Adds a transition phase (right turns only, everything else red) to every signalised
+/// intersection of a roadnet document that has none, so that the twin can show it.
+///
+/// The shared roadnets have one (phase 0); generated grids do not. The phase is appended, so
+/// existing phase indices keep their meaning.
+pub(crate) fn add_transition_phases(roadnet: &mut Value) {
+    let Some(nodes) = roadnet.get_mut("intersections").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for node in nodes {
+        if node.get("virtual").and_then(Value::as_bool) == Some(true) {
+            continue;
+        }
+        let rights: Vec<usize> = node
+            .get("roadLinks")
+            .and_then(Value::as_array)
+            .map(|links| {
+                links
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| l.get("type").and_then(Value::as_str) == Some("turn_right"))
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let Some(phases) = node
+            .pointer_mut("/trafficLight/lightphases")
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        let is_transition = |p: &Value| {
+            p.get("availableRoadLinks")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().all(|i| i.as_u64().is_some_and(|i| rights.contains(&(i as usize)))))
+        };
+        if !phases.is_empty() && !phases.iter().any(is_transition) {
+            phases.push(serde_json::json!({"time": 5, "availableRoadLinks": rights}));
+        }
+    }
+}
+
+/// How the brain's intersections map to the twin's.
+pub(crate) struct Mapping {
+    /// The twin's id of each brain intersection.
+    pub(crate) sim_node: Vec<sim::IntersectionId>,
+}
+
+/// Describes the twin's network in the brain's terms.
+pub(crate) fn brain_network(net: &RoadNetwork) -> (signal::Network, Mapping) {
+    let mut brain_of = vec![None; net.intersections().len()];
+    let mut sim_node = Vec::new();
+    for (i, node) in net.intersections().iter().enumerate() {
+        if node.is_signalised() {
+            brain_of[i] = Some(signal::IntersectionId(sim_node.len() as u32));
+            sim_node.push(sim::IntersectionId(i as u32));
+        }
+    }
+    let roads = net
+        .roads()
+        .iter()
+        .map(|r| signal::Road {
+            name: r.id.clone(),
+            lanes: r.lanes.iter().map(|l| signal::LaneId(l.0)).collect(),
+            from: brain_of[r.start.index()],
+            to: brain_of[r.end.index()],
+        })
+        .collect();
+    let lanes = net
+        .lanes()
+        .iter()
+        .map(|l| signal::Lane {
+            road: signal::RoadId(l.road.0),
+            length_m: l.length,
+            speed_limit_mps: l.max_speed,
+        })
+        .collect();
+    let intersections = sim_node
+        .iter()
+        .map(|&id| brain_intersection(net, id))
+        .collect();
+    let network = signal::Network {
+        roads,
+        lanes,
+        intersections,
+    };
+    (network, Mapping { sim_node })
+}
+
+fn brain_intersection(net: &RoadNetwork, id: sim::IntersectionId) -> signal::Intersection {
+    let node = net.intersection(id);
+    let movements: Vec<signal::Movement> = node
+        .road_links
+        .iter()
+        .map(|&rl| {
+            let link = net.road_link(rl);
+            let mut in_lanes = Vec::new();
+            let mut out_lanes = Vec::new();
+            for &ll in &link.lane_links {
+                let ll = net.lane_link(ll);
+                let (s, e) = (signal::LaneId(ll.start_lane.0), signal::LaneId(ll.end_lane.0));
+                if !in_lanes.contains(&s) {
+                    in_lanes.push(s);
+                }
+                if !out_lanes.contains(&e) {
+                    out_lanes.push(e);
+                }
+            }
+            signal::Movement {
+                from_road: signal::RoadId(link.start_road.0),
+                to_road: signal::RoadId(link.end_road.0),
+                turn: match link.turn {
+                    TurnType::GoStraight => signal::Turn::Straight,
+                    TurnType::TurnLeft => signal::Turn::Left,
+                    TurnType::TurnRight => signal::Turn::Right,
+                },
+                in_lanes,
+                out_lanes,
+            }
+        })
+        .collect();
+    let phases: Vec<signal::Phase> = node
+        .phases
+        .iter()
+        .map(|p| signal::Phase {
+            movements: p.available_road_links.clone(),
+        })
+        .collect();
+    // The transition: the first phase with right turns only, when there are other phases.
+    let transition = (phases.len() > 1)
+        .then(|| {
+            phases.iter().position(|p| {
+                p.movements
+                    .iter()
+                    .all(|&m| movements.get(m).is_some_and(|mv| mv.turn == signal::Turn::Right))
+            })
+        })
+        .flatten();
+    signal::Intersection {
+        name: node.id.clone(),
+        movements,
+        phases,
+        transition,
+    }
+}
+
+/// The twin driven by the brain, step by step.
+pub(crate) struct ControlledTwin {
+    pub(crate) engine: Engine,
+    pub(crate) brain: Brain,
+    mapping: Mapping,
+    readings: Vec<LaneObservation>,
+    obs: Observation,
+    /// Phase last applied per brain intersection.
+    applied: Vec<Option<usize>>,
+}
+
+impl ControlledTwin {
+    /// Puts every light of `engine` under the brain's control.
+    pub(crate) fn new(mut engine: Engine, brain: Brain, mapping: Mapping) -> Self {
+        engine.set_control_mode(sim::ControlMode::External);
+        let n = mapping.sim_node.len();
+        ControlledTwin {
+            engine,
+            brain,
+            mapping,
+            readings: Vec::new(),
+            obs: Observation::default(),
+            applied: vec![None; n],
+        }
+    }
+
+    /// Observes, decides, applies the signals and advances the twin by one step.
+    pub(crate) fn step(&mut self) -> anyhow::Result<StepOutput> {
+        self.observe();
+        let out = self.brain.step(&self.obs);
+        let net = self.brain.network();
+        for (i, signal) in self.brain.signals().enumerate() {
+            let phase = match signal {
+                Some(Signal::Green { phase }) => phase,
+                Some(Signal::Transition { .. }) => match net.intersections[i].transition {
+                    Some(t) => t,
+                    None => bail!(
+                        "intersection {} has no transition phase",
+                        net.intersections[i].name
+                    ),
+                },
+                None => continue,
+            };
+            if self.applied[i] != Some(phase) {
+                self.engine
+                    .set_phase(self.mapping.sim_node[i], phase)
+                    .context("applying a signal decision")?;
+                self.applied[i] = Some(phase);
+            }
+        }
+        self.engine.step();
+        Ok(out)
+    }
+
+    /// Fills the brain's observation from the twin's detectors and emergency transponders.
+    fn observe(&mut self) {
+        let range = self.brain.config().near_range_m;
+        self.engine.observe_lanes(range, &mut self.readings);
+        let net = self.engine.network();
+        self.obs.time_s = self.engine.time_s();
+        self.obs.lanes.clear();
+        self.obs
+            .lanes
+            .extend(self.readings.iter().zip(net.lanes()).map(|(r, lane)| LaneObs {
+                vehicles: r.vehicles,
+                halted: r.halted,
+                mean_speed_mps: if r.vehicles == 0 {
+                    lane.max_speed
+                } else {
+                    r.mean_speed_mps
+                },
+                near_stop_line: r.near_stop_line,
+            }));
+        self.obs.emergencies.clear();
+        if self.brain.config().preemption.is_none() {
+            return;
+        }
+        for ev in self.engine.emergency_vehicles() {
+            let Some(loc) = ev.location else { continue };
+            let lane = net.lane(ev.lane);
+            let on_lane = loc.drivable.index() < net.lanes().len();
+            let distance_to_end_m = if on_lane {
+                (lane.length - loc.distance_m).max(0.0)
+            } else {
+                lane.length
+            };
+            let rest: Vec<signal::RoadId> = match ev.remaining_route.iter().position(|&r| r == lane.road) {
+                Some(i) => ev.remaining_route[i + 1..]
+                    .iter()
+                    .map(|r| signal::RoadId(r.0))
+                    .collect(),
+                None => Vec::new(),
+            };
+            self.obs.emergencies.push(EmergencyObs {
+                id: u64::from(ev.id.0),
+                road: signal::RoadId(lane.road.0),
+                lane: on_lane.then_some(signal::LaneId(ev.lane.0)),
+                distance_to_end_m,
+                next_roads: rest,
+            });
+        }
+    }
+}
