@@ -35,6 +35,9 @@ pub struct AdaptiveParams {
     pub near_weight: f64,
     /// Weight of a moving vehicle further upstream.
     pub far_weight: f64,
+    /// Weight of a moving vehicle further upstream on a lane that has green (it is likely in
+    /// the platoon the green is discharging).
+    pub green_far_weight: f64,
     /// Extra demand (vehicles) another phase needs to pre-empt a green that still has demand.
     pub switch_margin: f64,
     /// Ratio by which another phase's demand must exceed the current green's.
@@ -54,6 +57,7 @@ impl Default for AdaptiveParams {
             max_red_s: 180.0,
             near_weight: 1.0,
             far_weight: 0.2,
+            green_far_weight: 0.2,
             switch_margin: 2.0,
             switch_ratio: 1.5,
             spill_occupancy: 0.85,
@@ -123,8 +127,9 @@ impl Adaptive {
         Adaptive { p, transition_s, nodes }
     }
 
-    /// A movement's demand and its share of vehicles close enough to use an extension.
-    fn movement_demand(&self, ctx: &Ctx<'_>, node: IntersectionId, m: usize) -> (f64, f64) {
+    /// A movement's (queued, moving near the stop line, moving further upstream) vehicles, and
+    /// the factor by which its outgoing lanes' occupancy discounts them.
+    fn movement_counts(&self, ctx: &Ctx<'_>, node: IntersectionId, m: usize) -> [f64; 4] {
         let mv = &ctx.net.intersections[node.index()].movements[m];
         let (mut queued, mut near, mut far) = (0.0, 0.0, 0.0);
         for &l in &mv.in_lanes {
@@ -135,9 +140,7 @@ impl Adaptive {
             near += f64::from(near_moving);
             far += f64::from(moving - near_moving);
         }
-        let factor = self.outflow_factor(ctx, &mv.out_lanes);
-        let demand = (queued + self.p.near_weight * near + self.p.far_weight * far) * factor;
-        (demand, (queued + near) * factor)
+        [queued, near, far, self.outflow_factor(ctx, &mv.out_lanes)]
     }
 
     /// 1 when the outgoing lanes are empty, falling to 0 as they fill to `spill_occupancy`.
@@ -154,53 +157,73 @@ impl Adaptive {
         (1.0 - occupancy / self.p.spill_occupancy).clamp(0.0, 1.0)
     }
 
-    /// Demand of every green phase: (phase, demand, extension demand).
-    fn phase_scores(&self, ctx: &Ctx<'_>, node: IntersectionId) -> Vec<(PhaseIdx, f64, f64)> {
+    /// Every green phase's (phase, demand to start it, demand to hold it, vehicles an extension
+    /// would serve soon).
+    fn phase_scores(&self, ctx: &Ctx<'_>, node: IntersectionId) -> Vec<(PhaseIdx, f64, f64, f64)> {
         let n = &ctx.net.intersections[node.index()];
         let mem = &self.nodes[node.index()];
-        let per_movement: Vec<(f64, f64)> = (0..n.movements.len())
-            .map(|m| if mem.free[m] { (0.0, 0.0) } else { self.movement_demand(ctx, node, m) })
+        let p = &self.p;
+        let per_movement: Vec<[f64; 3]> = (0..n.movements.len())
+            .map(|m| {
+                if mem.free[m] {
+                    return [0.0; 3];
+                }
+                let [q, near, far, f] = self.movement_counts(ctx, node, m);
+                [
+                    (q + p.near_weight * near + p.far_weight * far) * f,
+                    (q + near + p.green_far_weight * far) * f,
+                    (q + near) * f,
+                ]
+            })
             .collect();
         ctx.plans[node.index()]
             .greens
             .iter()
-            .map(|&p| {
-                let (d, e) = n.phases[p].movements.iter().fold((0.0, 0.0), |acc, &m| {
-                    (acc.0 + per_movement[m].0, acc.1 + per_movement[m].1)
-                });
-                (p, d, e)
+            .map(|&ph| {
+                let mut sum = [0.0; 3];
+                for &m in &n.phases[ph].movements {
+                    for k in 0..3 {
+                        sum[k] += per_movement[m][k];
+                    }
+                }
+                (ph, sum[0], sum[1], sum[2])
             })
             .collect()
     }
 
-    /// The phase serving the longest-waiting urgent movement, if any movement is urgent.
-    fn urgent_phase(&self, ctx: &Ctx<'_>, node: IntersectionId) -> Option<(PhaseIdx, usize)> {
+    /// The phase serving the longest-waiting urgent movement, if any movement is urgent: among
+    /// those serving it, the one serving most urgent movements, then the one with most demand.
+    fn urgent_phase(
+        &self,
+        ctx: &Ctx<'_>,
+        node: IntersectionId,
+        scores: &[(PhaseIdx, f64, f64, f64)],
+    ) -> Option<(PhaseIdx, usize)> {
         let mem = &self.nodes[node.index()];
         let n = &ctx.net.intersections[node.index()];
+        let urgent = |m: usize| {
+            mem.waiting_since[m].is_some_and(|s| ctx.now_s - s + EPS >= mem.urgent_after_s)
+        };
         let oldest = mem
             .waiting_since
             .iter()
             .enumerate()
+            .filter(|&(m, _)| urgent(m))
             .filter_map(|(m, s)| s.map(|s| (m, s)))
-            .filter(|&(_, s)| ctx.now_s - s + EPS >= mem.urgent_after_s)
             .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))?;
-        // Among phases serving it, the one serving the most other urgent movements.
-        let urgent_count = |p: PhaseIdx| {
-            n.phases[p]
-                .movements
-                .iter()
-                .filter(|&&m| {
-                    mem.waiting_since[m].is_some_and(|s| ctx.now_s - s + EPS >= mem.urgent_after_s)
-                })
-                .count()
+        let rank = |&(p, demand, _, _): &(PhaseIdx, f64, f64, f64)| {
+            let count = n.phases[p].movements.iter().filter(|&&m| urgent(m)).count();
+            (count, demand)
         };
-        ctx.plans[node.index()]
-            .greens
+        scores
             .iter()
-            .copied()
-            .filter(|&p| n.serves(p, oldest.0))
-            .max_by(|&a, &b| urgent_count(a).cmp(&urgent_count(b)).then(b.cmp(&a)))
-            .map(|p| (p, oldest.0))
+            .filter(|s| n.serves(s.0, oldest.0))
+            .max_by(|a, b| {
+                let (ca, da) = rank(a);
+                let (cb, db) = rank(b);
+                ca.cmp(&cb).then(da.total_cmp(&db)).then(b.0.cmp(&a.0))
+            })
+            .map(|s| (s.0, oldest.0))
     }
 }
 
@@ -225,7 +248,7 @@ impl Controller for Adaptive {
         let scores = self.phase_scores(ctx, node);
         let best_of = |skip: Option<PhaseIdx>| {
             scores.iter().filter(|s| Some(s.0) != skip).fold(
-                None::<(PhaseIdx, f64, f64)>,
+                None::<(PhaseIdx, f64, f64, f64)>,
                 |best, s| match best {
                     Some(b) if b.1 >= s.1 => Some(b),
                     _ => Some(*s),
@@ -250,13 +273,13 @@ impl Controller for Adaptive {
         if elapsed + EPS < self.p.min_green_s {
             return None;
         }
-        if let Some((phase, movement)) = self.urgent_phase(ctx, node) {
+        if let Some((phase, movement)) = self.urgent_phase(ctx, node, &scores) {
             let since = self.nodes[node.index()].waiting_since[movement].unwrap_or(ctx.now_s);
             let detail = format!("movement {movement} waiting {:.0} s", ctx.now_s - since);
             return Some(explain(phase, Rule::AdaptiveMaxRed, detail));
         }
         let cur = scores.iter().find(|s| s.0 == current).copied()?;
-        let (other, other_demand, _) = best_of(Some(current))?;
+        let (other, other_demand, _, _) = best_of(Some(current))?;
         if other_demand <= EPS {
             return None;
         }
@@ -264,10 +287,10 @@ impl Controller for Adaptive {
         if elapsed + EPS >= self.p.max_green_s {
             return Some(explain(other, Rule::AdaptiveMaxGreen, detail));
         }
-        if cur.2 <= EPS {
+        if cur.3 <= EPS {
             return Some(explain(other, Rule::AdaptiveGapOut, detail));
         }
-        if other_demand > cur.1 * self.p.switch_ratio + self.p.switch_margin {
+        if other_demand > cur.2 * self.p.switch_ratio + self.p.switch_margin {
             return Some(explain(other, Rule::AdaptivePressure, detail));
         }
         None
