@@ -8,14 +8,18 @@ use citybrain_signal::{ControlConfig, ControllerKind};
 use rayon::prelude::*;
 
 use crate::UsageError;
-use crate::control_run::{RunOptions, RunSummary, load, run};
+use crate::control_run::{RunOptions, RunSummary, load, parse, run};
 
 /// Arguments of `citybrain bench control`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct BenchControlArgs {
     /// A scenario directory: its roadnet.json and every flow*.json in it are run (repeatable).
-    #[arg(long = "scenario", required = true)]
+    #[arg(long = "scenario")]
     scenarios: Vec<PathBuf>,
+    /// A generated grid `ROWSxCOLS:ROAD_M:VEHICLES_PER_HOUR:SEED`, e.g. `3x3:400:2500:7`
+    /// (repeatable): scenarios no controller was tuned on.
+    #[arg(long = "grid")]
+    grids: Vec<GridArg>,
     /// Simulated seconds per run.
     #[arg(long, default_value_t = 3600)]
     steps: u64,
@@ -60,7 +64,7 @@ pub(crate) fn configurations(emergency: bool) -> Vec<(String, RunOptions)> {
             ));
         }
     }
-    out.push(("adaptive".into(), with(ControllerKind::Adaptive, &|_| {})));
+    out.push(("adaptive".into(), with(ControllerKind::Adaptive, &|c| tune(&mut c.adaptive))));
     if emergency {
         let mut o = with(ControllerKind::Adaptive, &|_| {});
         o.preemption = true;
@@ -76,12 +80,52 @@ struct Case {
     flow: PathBuf,
 }
 
+/// A generated grid on the command line.
+#[derive(Clone, Debug)]
+pub(crate) struct GridArg(pub(crate) citybrain_sim::generate::GridSpec);
+
+impl std::str::FromStr for GridArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            format!(
+                "bad grid `{s}`: expected ROWSxCOLS:ROAD_M:VEHICLES_PER_HOUR:SEED, e.g. 3x3:400:2500:7"
+            )
+        };
+        let parts: Vec<&str> = s.split(':').collect();
+        let [size, len, vph, seed] = parts[..] else { return Err(bad()) };
+        let (rows, cols) = size.split_once('x').ok_or_else(bad)?;
+        let spec = citybrain_sim::generate::GridSpec {
+            rows: rows.parse().map_err(|_| bad())?,
+            cols: cols.parse().map_err(|_| bad())?,
+            road_length_m: len.parse().map_err(|_| bad())?,
+            vehicles_per_hour: vph.parse().map_err(|_| bad())?,
+            seed: seed.parse().map_err(|_| bad())?,
+            ..Default::default()
+        };
+        if spec.rows == 0
+            || spec.cols == 0
+            || spec.road_length_m.is_nan()
+            || spec.road_length_m < 50.0
+            || spec.vehicles_per_hour == 0
+        {
+            return Err(format!(
+                "bad grid `{s}`: sizes and demand must be positive, roads at least 50 m"
+            ));
+        }
+        Ok(GridArg(spec))
+    }
+}
+
 fn cases(dirs: &[PathBuf]) -> anyhow::Result<Vec<Case>> {
     let mut out = Vec::new();
     for dir in dirs {
         let roadnet = dir.join("roadnet.json");
         if !roadnet.is_file() {
-            return Err(UsageError(anyhow!("--scenario {}: no roadnet.json in it", dir.display())).into());
+            return Err(
+                UsageError(anyhow!("--scenario {}: no roadnet.json in it", dir.display())).into()
+            );
         }
         let mut flows: Vec<PathBuf> = std::fs::read_dir(dir)
             .with_context(|| format!("listing {}", dir.display()))?
@@ -94,16 +138,14 @@ fn cases(dirs: &[PathBuf]) -> anyhow::Result<Vec<Case>> {
             .collect();
         flows.sort();
         if flows.is_empty() {
-            return Err(UsageError(anyhow!("--scenario {}: no flow*.json in it", dir.display())).into());
+            return Err(
+                UsageError(anyhow!("--scenario {}: no flow*.json in it", dir.display())).into()
+            );
         }
         let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("scenario");
         for flow in flows {
             let stem = flow.file_stem().and_then(|n| n.to_str()).unwrap_or("flow");
-            out.push(Case {
-                label: format!("{name}/{stem}"),
-                roadnet: roadnet.clone(),
-                flow,
-            });
+            out.push(Case { label: format!("{name}/{stem}"), roadnet: roadnet.clone(), flow });
         }
     }
     Ok(out)
@@ -117,44 +159,84 @@ pub(crate) fn bench(args: &BenchControlArgs) -> anyhow::Result<()> {
         configs.retain(|(name, _)| args.only.contains(name));
         if configs.is_empty() {
             let known: Vec<String> = configurations(true).into_iter().map(|c| c.0).collect();
-            return Err(UsageError(anyhow!("--only names no configuration; known: {}", known.join(", "))).into());
+            return Err(UsageError(anyhow!(
+                "--only names no configuration; known: {}",
+                known.join(", ")
+            ))
+            .into());
         }
     }
-    let scenarios: Vec<_> = cases
-        .iter()
-        .map(|c| load(&c.roadnet, &c.flow, true))
-        .collect::<anyhow::Result<_>>()?;
-    let jobs: Vec<(usize, usize)> = (0..cases.len())
-        .flat_map(|c| (0..configs.len()).map(move |k| (c, k)))
-        .collect();
+    let mut scenarios: Vec<_> =
+        cases.iter().map(|c| load(&c.roadnet, &c.flow, true)).collect::<anyhow::Result<_>>()?;
+    let mut labels: Vec<String> = cases.iter().map(|c| c.label.clone()).collect();
+    for g in &args.grids {
+        let (roadnet, flow) = citybrain_sim::generate::grid(&g.0);
+        let s = &g.0;
+        let label = format!(
+            "grid{}x{}-{}m-{}vph-s{}",
+            s.rows, s.cols, s.road_length_m, s.vehicles_per_hour, s.seed
+        );
+        scenarios.push(parse(&roadnet.to_string(), &label, &flow.to_string(), &label, true)?);
+        labels.push(label);
+    }
+    if labels.is_empty() {
+        return Err(UsageError(anyhow!("give at least one --scenario DIR or --grid SPEC")).into());
+    }
+    let jobs: Vec<(usize, usize)> =
+        (0..labels.len()).flat_map(|c| (0..configs.len()).map(move |k| (c, k))).collect();
     let results: Vec<RunSummary> = jobs
         .par_iter()
         .map(|&(c, k)| {
             let mut opts = configs[k].1.clone();
             opts.steps = args.steps;
             opts.emergency_every_s = args.emergency_every;
-            run(&scenarios[c], &opts).with_context(|| format!("{} under {}", cases[c].label, configs[k].0))
+            opts.keep_decisions = std::env::var("CB_DEBUG").is_ok();
+            run(&scenarios[c], &opts)
+                .with_context(|| format!("{} under {}", labels[c], configs[k].0))
         })
         .collect::<anyhow::Result<_>>()?;
     let get = |c: usize, k: usize| &results[c * configs.len() + k];
-    let labels: Vec<&str> = cases.iter().map(|c| c.label.as_str()).collect();
+    if std::env::var("CB_DEBUG").is_ok() {
+        for (j, r) in results.iter().enumerate() {
+            let mut counts = std::collections::BTreeMap::new();
+            for (_, d) in &r.decisions {
+                *counts.entry(d.choice.rule.as_str()).or_insert(0) += 1;
+            }
+            eprintln!("{} {}: {counts:?}", labels[jobs[j].0], configs[jobs[j].1].0);
+        }
+    }
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
     let names: Vec<&str> = configs.iter().map(|c| c.0.as_str()).collect();
-    println!("{}", table("Average travel time, s (CityFlow's definition)", &labels, &names, |c, k| {
-        format!("{:.2}", get(c, k).metrics.avg_travel_time_s)
-    }));
-    println!("{}", table("Throughput (vehicles finished)", &labels, &names, |c, k| {
-        get(c, k).metrics.finished.to_string()
-    }));
+    println!(
+        "{}",
+        table("Average travel time, s (CityFlow's definition)", &labels, &names, |c, k| {
+            format!("{:.2}", get(c, k).metrics.avg_travel_time_s)
+        })
+    );
+    println!(
+        "{}",
+        table("Throughput (vehicles finished)", &labels, &names, |c, k| {
+            get(c, k).metrics.finished.to_string()
+        })
+    );
     if args.emergency_every.is_some() {
-        println!("{}", table("Emergency vehicles: count / average travel time, s / others' average, s", &labels, &names, |c, k| {
-            let r = get(c, k);
-            format!(
-                "{} / {:.1} / {:.1}",
-                r.emergency_count,
-                r.emergency_avg_travel_time.unwrap_or(0.0),
-                r.others_avg_travel_time
+        println!(
+            "{}",
+            table(
+                "Emergency vehicles: count / average travel time, s / others' average, s",
+                &labels,
+                &names,
+                |c, k| {
+                    let r = get(c, k);
+                    format!(
+                        "{} / {:.1} / {:.1}",
+                        r.emergency_count,
+                        r.emergency_avg_travel_time.unwrap_or(0.0),
+                        r.others_avg_travel_time
+                    )
+                }
             )
-        }));
+        );
     }
     write_csv(&args.csv, &labels, &names, &get)?;
     let svg = chart(&labels, &names, |c, k| get(c, k).metrics.avg_travel_time_s);
@@ -163,7 +245,12 @@ pub(crate) fn bench(args: &BenchControlArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn table(title: &str, cases: &[&str], names: &[&str], cell: impl Fn(usize, usize) -> String) -> String {
+fn table(
+    title: &str,
+    cases: &[&str],
+    names: &[&str],
+    cell: impl Fn(usize, usize) -> String,
+) -> String {
     let mut s = format!("**{title}**\n\n| controller |");
     for c in cases {
         let _ = write!(s, " {c} |");
@@ -229,12 +316,21 @@ fn chart(cases: &[&str], names: &[&str], value: impl Fn(usize, usize) -> f64) ->
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n",
         top + height + 90.0
     );
-    let _ = writeln!(s, "<text x=\"{left}\" y=\"20\" font-size=\"14\">Average travel time (s) by controller</text>");
+    let _ = writeln!(
+        s,
+        "<text x=\"{left}\" y=\"20\" font-size=\"14\">Average travel time (s) by controller</text>"
+    );
     let base = top + height;
     for tick in 0..=5 {
         let v = max * 1.05 * f64::from(tick) / 5.0;
         let y = base - v * scale;
-        let _ = writeln!(s, "<line x1=\"{left}\" x2=\"{:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{v:.0}</text>", width - 180.0, left - 4.0, y + 4.0);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{left}\" x2=\"{:.0}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{v:.0}</text>",
+            width - 180.0,
+            left - 4.0,
+            y + 4.0
+        );
     }
     for (c, case) in cases.iter().enumerate() {
         let x0 = left + gap / 2.0 + group * c as f64;
@@ -251,13 +347,48 @@ fn chart(cases: &[&str], names: &[&str], value: impl Fn(usize, usize) -> f64) ->
                 names[k]
             );
         }
-        let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" transform=\"rotate(-30 {:.1} {:.1})\">{case}</text>", x0 + group / 2.0, base + 14.0, x0 + group / 2.0, base + 14.0);
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" transform=\"rotate(-30 {:.1} {:.1})\">{case}</text>",
+            x0 + group / 2.0,
+            base + 14.0,
+            x0 + group / 2.0,
+            base + 14.0
+        );
     }
     for (k, name) in names.iter().enumerate() {
         let y = top + 14.0 * k as f64;
         let x = width - 170.0;
-        let _ = writeln!(s, "<rect x=\"{x:.0}\" y=\"{:.0}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.0}\" y=\"{:.0}\">{name}</text>", y, COLOURS[k % COLOURS.len()], x + 14.0, y + 9.0);
+        let _ = writeln!(
+            s,
+            "<rect x=\"{x:.0}\" y=\"{:.0}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.0}\" y=\"{:.0}\">{name}</text>",
+            y,
+            COLOURS[k % COLOURS.len()],
+            x + 14.0,
+            y + 9.0
+        );
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// TEMPORARY tuning hook: CB_ADAPT="key=value,..." overrides adaptive parameters.
+fn tune(p: &mut citybrain_signal::AdaptiveParams) {
+    let Ok(spec) = std::env::var("CB_ADAPT") else { return };
+    for kv in spec.split(',').filter(|s| !s.is_empty()) {
+        let (k, v) = kv.split_once('=').expect("k=v");
+        let v: f64 = v.parse().expect("number");
+        match k {
+            "min_green" => p.min_green_s = v,
+            "max_green" => p.max_green_s = v,
+            "max_red" => p.max_red_s = v,
+            "near" => p.near_weight = v,
+            "far" => p.far_weight = v,
+            "gfar" => p.green_far_weight = v,
+            "margin" => p.switch_margin = v,
+            "ratio" => p.switch_ratio = v,
+            "spill" => p.spill_occupancy = v,
+            _ => panic!("unknown {k}"),
+        }
+    }
 }

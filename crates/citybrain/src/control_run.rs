@@ -35,9 +35,9 @@ impl std::str::FromStr for IncidentSpec {
             return Err(format!("bad incident `{s}`: {expected}"));
         }
         let number = |i: usize, what: &str| -> Result<f64, String> {
-            let v: f64 = parts[i]
-                .parse()
-                .map_err(|_| format!("bad incident `{s}`: {what} `{}` is not a number", parts[i]))?;
+            let v: f64 = parts[i].parse().map_err(|_| {
+                format!("bad incident `{s}`: {what} `{}` is not a number", parts[i])
+            })?;
             if v.is_finite() && v >= 0.0 {
                 Ok(v)
             } else {
@@ -87,10 +87,7 @@ impl RunOptions {
 
     /// `kind` with its defaults for an hour.
     pub(crate) fn controlled(kind: ControllerKind) -> Self {
-        RunOptions {
-            control: Some(ControlConfig::new(kind)),
-            ..RunOptions::native()
-        }
+        RunOptions { control: Some(ControlConfig::new(kind)), ..RunOptions::native() }
     }
 }
 
@@ -123,21 +120,29 @@ pub(crate) fn load(
             .with_context(|| format!("reading {}", p.display()))
             .map_err(|e| anyhow!(UsageError(e)))
     };
-    let mut roadnet = read(roadnet_path)?;
+    let roadnet = read(roadnet_path)?;
+    let flow = read(flow_path)?;
+    let roadnet_name = roadnet_path.display().to_string();
+    parse(&roadnet, &roadnet_name, &flow, &flow_path.display().to_string(), controlled)
+}
+
+/// Parses a roadnet and flow document pair (see [`load`]).
+pub(crate) fn parse(
+    roadnet: &str,
+    roadnet_name: &str,
+    flow: &str,
+    flow_name: &str,
+    controlled: bool,
+) -> anyhow::Result<Scenario> {
+    let mut roadnet = roadnet.to_string();
     if controlled {
         let mut doc: serde_json::Value = serde_json::from_str(&roadnet)
-            .map_err(|e| UsageError(anyhow!("{}: not JSON: {e}", roadnet_path.display())))?;
+            .map_err(|e| UsageError(anyhow!("{roadnet_name}: not JSON: {e}")))?;
         add_transition_phases(&mut doc);
         roadnet = doc.to_string();
     }
-    let flow = read(flow_path)?;
-    Scenario::from_json(
-        &roadnet,
-        &roadnet_path.display().to_string(),
-        &flow,
-        &flow_path.display().to_string(),
-    )
-    .map_err(|e| anyhow!(UsageError(e.into())))
+    Scenario::from_json(&roadnet, roadnet_name, flow, flow_name)
+        .map_err(|e| anyhow!(UsageError(e.into())))
 }
 
 /// Runs `scenario` under `opts`.

@@ -8,6 +8,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench_control;
+mod control_run;
+mod twin_control;
+
 /// Citybrain: an open City Brain — traffic twin, city data hub and cockpit in one binary.
 #[derive(Parser)]
 #[command(version, about, propagate_version = true)]
@@ -17,7 +21,17 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Every signal controller on every scenario: Markdown tables, a CSV and an SVG chart.
+    Control(bench_control::BenchControlArgs),
+}
 
 /// An error caused by the user's input; the process exits with code 2.
 #[derive(Debug)]
@@ -33,7 +47,9 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Bench(BenchCommand::Control(args)) => bench_control::bench(&args),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

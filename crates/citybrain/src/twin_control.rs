@@ -37,16 +37,15 @@ pub(crate) fn add_transition_phases(roadnet: &mut Value) {
                     .collect()
             })
             .unwrap_or_default();
-        let Some(phases) = node
-            .pointer_mut("/trafficLight/lightphases")
-            .and_then(Value::as_array_mut)
+        let Some(phases) =
+            node.pointer_mut("/trafficLight/lightphases").and_then(Value::as_array_mut)
         else {
             continue;
         };
         let is_transition = |p: &Value| {
-            p.get("availableRoadLinks")
-                .and_then(Value::as_array)
-                .is_some_and(|a| a.iter().all(|i| i.as_u64().is_some_and(|i| rights.contains(&(i as usize)))))
+            p.get("availableRoadLinks").and_then(Value::as_array).is_some_and(|a| {
+                a.iter().all(|i| i.as_u64().is_some_and(|i| rights.contains(&(i as usize))))
+            })
         };
         if !phases.is_empty() && !phases.iter().any(is_transition) {
             phases.push(serde_json::json!({"time": 5, "availableRoadLinks": rights}));
@@ -89,15 +88,8 @@ pub(crate) fn brain_network(net: &RoadNetwork) -> (signal::Network, Mapping) {
             speed_limit_mps: l.max_speed,
         })
         .collect();
-    let intersections = sim_node
-        .iter()
-        .map(|&id| brain_intersection(net, id))
-        .collect();
-    let network = signal::Network {
-        roads,
-        lanes,
-        intersections,
-    };
+    let intersections = sim_node.iter().map(|&id| brain_intersection(net, id)).collect();
+    let network = signal::Network { roads, lanes, intersections };
     (network, Mapping { sim_node })
 }
 
@@ -136,9 +128,7 @@ fn brain_intersection(net: &RoadNetwork, id: sim::IntersectionId) -> signal::Int
     let phases: Vec<signal::Phase> = node
         .phases
         .iter()
-        .map(|p| signal::Phase {
-            movements: p.available_road_links.clone(),
-        })
+        .map(|p| signal::Phase { movements: p.available_road_links.clone() })
         .collect();
     // The transition: the first phase with right turns only, when there are other phases.
     let transition = (phases.len() > 1)
@@ -150,12 +140,7 @@ fn brain_intersection(net: &RoadNetwork, id: sim::IntersectionId) -> signal::Int
             })
         })
         .flatten();
-    signal::Intersection {
-        name: node.id.clone(),
-        movements,
-        phases,
-        transition,
-    }
+    signal::Intersection { name: node.id.clone(), movements, phases, transition }
 }
 
 /// The twin driven by the brain, step by step.
@@ -194,10 +179,9 @@ impl ControlledTwin {
                 Some(Signal::Green { phase }) => phase,
                 Some(Signal::Transition { .. }) => match net.intersections[i].transition {
                     Some(t) => t,
-                    None => bail!(
-                        "intersection {} has no transition phase",
-                        net.intersections[i].name
-                    ),
+                    None => {
+                        bail!("intersection {} has no transition phase", net.intersections[i].name)
+                    }
                 },
                 None => continue,
             };
@@ -219,18 +203,12 @@ impl ControlledTwin {
         let net = self.engine.network();
         self.obs.time_s = self.engine.time_s();
         self.obs.lanes.clear();
-        self.obs
-            .lanes
-            .extend(self.readings.iter().zip(net.lanes()).map(|(r, lane)| LaneObs {
-                vehicles: r.vehicles,
-                halted: r.halted,
-                mean_speed_mps: if r.vehicles == 0 {
-                    lane.max_speed
-                } else {
-                    r.mean_speed_mps
-                },
-                near_stop_line: r.near_stop_line,
-            }));
+        self.obs.lanes.extend(self.readings.iter().zip(net.lanes()).map(|(r, lane)| LaneObs {
+            vehicles: r.vehicles,
+            halted: r.halted,
+            mean_speed_mps: if r.vehicles == 0 { lane.max_speed } else { r.mean_speed_mps },
+            near_stop_line: r.near_stop_line,
+        }));
         self.obs.emergencies.clear();
         if self.brain.config().preemption.is_none() {
             return;
@@ -239,18 +217,15 @@ impl ControlledTwin {
             let Some(loc) = ev.location else { continue };
             let lane = net.lane(ev.lane);
             let on_lane = loc.drivable.index() < net.lanes().len();
-            let distance_to_end_m = if on_lane {
-                (lane.length - loc.distance_m).max(0.0)
-            } else {
-                lane.length
-            };
-            let rest: Vec<signal::RoadId> = match ev.remaining_route.iter().position(|&r| r == lane.road) {
-                Some(i) => ev.remaining_route[i + 1..]
-                    .iter()
-                    .map(|r| signal::RoadId(r.0))
-                    .collect(),
-                None => Vec::new(),
-            };
+            let distance_to_end_m =
+                if on_lane { (lane.length - loc.distance_m).max(0.0) } else { lane.length };
+            let rest: Vec<signal::RoadId> =
+                match ev.remaining_route.iter().position(|&r| r == lane.road) {
+                    Some(i) => {
+                        ev.remaining_route[i + 1..].iter().map(|r| signal::RoadId(r.0)).collect()
+                    }
+                    None => Vec::new(),
+                };
             self.obs.emergencies.push(EmergencyObs {
                 id: u64::from(ev.id.0),
                 road: signal::RoadId(lane.road.0),
