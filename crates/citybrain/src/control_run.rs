@@ -166,6 +166,12 @@ pub(crate) fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunS
         Some(control) => {
             let (net, mapping) = brain_network(&scenario.network);
             let mut config = BrainConfig::new(control.clone());
+            if let Ok(r) = std::env::var("CB_RANGE") {
+                config.near_range_m = r.parse().expect("CB_RANGE metres");
+            }
+            if let Ok(r) = std::env::var("CB_ARANGE") {
+                config.approach_range_m = r.parse().expect("CB_ARANGE metres");
+            }
             config.preemption = opts.preemption.then(PreemptParams::default);
             let brain = Brain::new(net, config).map_err(|e| anyhow!(UsageError(e.into())))?;
             let mut twin = ControlledTwin::new(engine, brain, mapping);
@@ -185,6 +191,13 @@ pub(crate) fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunS
         }
     };
     let stepping_s = started.elapsed().as_secs_f64();
+    if let Ok(path) = std::env::var("CB_DUMP") {
+        let mut out = String::new();
+        for r in engine.vehicle_records() {
+            out.push_str(&format!("{},{},{}\n", r.flow.0, r.created_s, r.exited_s.unwrap_or(-1.0)));
+        }
+        std::fs::write(path, out).expect("dump");
+    }
     let (emergency_count, emergency_avg_travel_time, others_avg_travel_time) =
         split_travel_times(&engine);
     Ok(RunSummary {

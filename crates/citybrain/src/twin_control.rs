@@ -149,6 +149,7 @@ pub(crate) struct ControlledTwin {
     pub(crate) brain: Brain,
     mapping: Mapping,
     readings: Vec<LaneObservation>,
+    advance: Vec<LaneObservation>,
     obs: Observation,
     /// Phase last applied per brain intersection.
     applied: Vec<Option<usize>>,
@@ -164,6 +165,7 @@ impl ControlledTwin {
             brain,
             mapping,
             readings: Vec::new(),
+            advance: Vec::new(),
             obs: Observation::default(),
             applied: vec![None; n],
         }
@@ -198,16 +200,19 @@ impl ControlledTwin {
 
     /// Fills the brain's observation from the twin's detectors and emergency transponders.
     fn observe(&mut self) {
-        let range = self.brain.config().near_range_m;
-        self.engine.observe_lanes(range, &mut self.readings);
+        let config = self.brain.config();
+        self.engine.observe_lanes(config.near_range_m, &mut self.readings);
+        self.engine.observe_lanes(config.approach_range_m, &mut self.advance);
         let net = self.engine.network();
         self.obs.time_s = self.engine.time_s();
         self.obs.lanes.clear();
-        self.obs.lanes.extend(self.readings.iter().zip(net.lanes()).map(|(r, lane)| LaneObs {
+        let readings = self.readings.iter().zip(&self.advance).zip(net.lanes());
+        self.obs.lanes.extend(readings.map(|((r, a), lane)| LaneObs {
             vehicles: r.vehicles,
             halted: r.halted,
             mean_speed_mps: if r.vehicles == 0 { lane.max_speed } else { r.mean_speed_mps },
             near_stop_line: r.near_stop_line,
+            approaching: a.near_stop_line,
         }));
         self.obs.emergencies.clear();
         if self.brain.config().preemption.is_none() {

@@ -25,6 +25,9 @@ pub struct BrainConfig {
     /// Range of the stop-line detectors, metres: [`crate::LaneObs::near_stop_line`] counts
     /// vehicles within this distance of the lane's end.
     pub near_range_m: f64,
+    /// Range of the advance detectors, metres: [`crate::LaneObs::approaching`] counts vehicles
+    /// within this distance of the lane's end.
+    pub approach_range_m: f64,
     /// Congestion index and alerts.
     pub congestion: CongestionParams,
     /// Incident detection.
@@ -32,12 +35,14 @@ pub struct BrainConfig {
 }
 
 impl BrainConfig {
-    /// Defaults around a controller configuration: no preemption, 60 m stop-line detectors.
+    /// Defaults around a controller configuration: no preemption, 60 m stop-line detectors and
+    /// 120 m advance detectors.
     pub fn new(control: ControlConfig) -> Self {
         BrainConfig {
             control,
             preemption: None,
             near_range_m: 60.0,
+            approach_range_m: 120.0,
             congestion: CongestionParams::default(),
             incident: IncidentParams::default(),
         }
@@ -82,7 +87,7 @@ impl Brain {
         let n = net.intersections.len();
         Ok(Brain {
             plans: NodePlan::build(&net),
-            controller: control::build(&config.control, &net),
+            controller: control::build(&config.control, &net)?,
             states: vec![SignalState::Start; n],
             preempted: vec![None; n],
             shown: vec![None; n],

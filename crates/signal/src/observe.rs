@@ -19,6 +19,9 @@ pub struct LaneObs {
     pub mean_speed_mps: f64,
     /// Vehicles within [`crate::BrainConfig::near_range_m`] of the lane's end (the stop line).
     pub near_stop_line: u32,
+    /// Vehicles within [`crate::BrainConfig::approach_range_m`] of the stop line (an advance
+    /// detector; include the near ones). Leave equal to `near_stop_line` when unknown.
+    pub approaching: u32,
 }
 
 /// An emergency vehicle's position and remaining route.

@@ -1,19 +1,20 @@
 //! Citybrain's adaptive controller: actuated, demand-weighted, with a guaranteed longest red.
 //!
 //! Every step, for each intersection showing a green that has run its minimum:
-//! 1. **Longest red** — a movement that has had vehicles waiting on red for `urgent_after_s`
-//!    (the maximum red minus a slack that covers every other waiting movement being served first)
-//!    gets green next: the phase serving the longest-waiting movement.
-//! 2. **Maximum green** — past `max_green_s` the green ends if any other phase has demand.
-//! 3. **Gap-out** — the green ends when no vehicle is queued on, or close to the stop line of, its
+//! 1. **Maximum green** — past `max_green_s` the green ends if any other phase has demand.
+//! 2. **Gap-out** — the green ends when no vehicle is queued on, or close to the stop line of, its
 //!    movements, and another phase has demand.
-//! 4. **Pressure** — the green ends when the best other phase's demand exceeds the current one's
-//!    by the switching margin (the lost time of a transition has to pay off).
+//! 3. **Pressure** — the green ends when the best other phase's demand exceeds the current one's
+//!    by the switching ratio and margin (the lost time of a transition has to pay off).
+//! 4. **Longest red** — before holding or switching, the earliest-deadline schedule of the
+//!    movements waiting on red (see `deadline`) must still meet every deadline afterwards;
+//!    otherwise the green goes to the schedule's first phase.
 //!
 //! A movement's demand counts queued vehicles, vehicles close to the stop line and (less) vehicles
 //! further upstream, scaled down when its outgoing lanes are filling up (a green into a full road
 //! is wasted). Movements green in every phase (right turns in the shared roadnets) are ignored.
 
+use super::deadline::{self, Timings};
 use super::{Controller, Ctx};
 use crate::SignalError;
 use crate::decision::{Choice, Rule};
@@ -31,8 +32,16 @@ pub struct AdaptiveParams {
     pub max_green_s: f64,
     /// Longest a movement with vehicles may wait on red, seconds.
     pub max_red_s: f64,
+    /// Green assumed per phase when planning how to serve every waiting movement before its
+    /// longest red (at least the minimum green; longer plans act earlier with fuller greens).
+    pub plan_green_s: f64,
     /// Weight of a moving vehicle within detector range of the stop line (a queued one counts 1).
     pub near_weight: f64,
+    /// Growth of a waiting movement's demand per second it has waited (0.02: a queue that has
+    /// waited 50 s counts double).
+    pub age_weight: f64,
+    /// Weight of a moving vehicle within advance-detector range (beyond the stop-line zone).
+    pub approach_weight: f64,
     /// Weight of a moving vehicle further upstream.
     pub far_weight: f64,
     /// Weight of a moving vehicle further upstream on a lane that has green (it is likely in
@@ -42,6 +51,9 @@ pub struct AdaptiveParams {
     pub switch_margin: f64,
     /// Ratio by which another phase's demand must exceed the current green's.
     pub switch_ratio: f64,
+    /// Weight of the mean queue on a movement's outgoing lanes, subtracted from its demand
+    /// (as max-pressure does: serving into a queue moves the queue, not the traffic).
+    pub out_weight: f64,
     /// Outgoing-lane occupancy (0–1) at which a movement counts as blocked.
     pub spill_occupancy: f64,
     /// Road length per vehicle in a jam, metres (capacity of a lane = length / spacing).
@@ -55,12 +67,16 @@ impl Default for AdaptiveParams {
             min_green_s: 5.0,
             max_green_s: 60.0,
             max_red_s: 180.0,
+            plan_green_s: 10.0,
             near_weight: 1.0,
+            age_weight: 0.0,
+            approach_weight: 0.5,
             far_weight: 0.2,
-            green_far_weight: 0.2,
+            green_far_weight: 1.0,
             switch_margin: 2.0,
             switch_ratio: 1.5,
-            spill_occupancy: 0.85,
+            out_weight: 0.0,
+            spill_occupancy: 1.0,
             jam_spacing_m: 7.5,
         }
     }
@@ -92,55 +108,70 @@ struct NodeMemory {
     free: Vec<bool>,
     /// Since when each movement has had vehicles waiting on red.
     waiting_since: Vec<Option<f64>>,
-    /// Red age after which a waiting movement is served next.
-    urgent_after_s: f64,
 }
+
+/// Step length assumed for the longest-red guarantee, seconds.
+const STEP_S: f64 = 1.0;
 
 pub(crate) struct Adaptive {
     p: AdaptiveParams,
-    transition_s: f64,
+    timings: Timings,
     nodes: Vec<NodeMemory>,
 }
 
 impl Adaptive {
-    pub(crate) fn new(p: AdaptiveParams, transition_s: f64, net: &Network) -> Self {
-        let nodes = net
-            .intersections
-            .iter()
-            .map(|n| {
-                let greens: Vec<_> = n.green_phases().collect();
-                let free: Vec<bool> = (0..n.movements.len())
-                    .map(|m| greens.iter().all(|&g| n.serves(g, m)))
-                    .collect();
-                // Worst case before a movement that just turned urgent gets green: the running
-                // green and every other waiting movement served first, each taking a minimum
-                // green and a transition.
-                let contenders = free.iter().filter(|f| !**f).count().min(greens.len()) + 1;
-                let slack = contenders as f64 * (p.min_green_s + transition_s) + 1.0;
-                NodeMemory {
-                    waiting_since: vec![None; n.movements.len()],
-                    urgent_after_s: (p.max_red_s - slack).max(0.0),
-                    free,
-                }
-            })
-            .collect();
-        Adaptive { p, transition_s, nodes }
+    /// Fails when the maximum red is too short to serve every movement of an intersection once.
+    pub(crate) fn new(
+        p: AdaptiveParams,
+        transition_s: f64,
+        net: &Network,
+    ) -> Result<Self, SignalError> {
+        let timings = Timings {
+            min_green_s: p.plan_green_s.max(p.min_green_s),
+            transition_s,
+            max_red_s: p.max_red_s,
+        };
+        let mut nodes = Vec::with_capacity(net.intersections.len());
+        for n in &net.intersections {
+            let greens: Vec<_> = n.green_phases().collect();
+            let free: Vec<bool> =
+                (0..n.movements.len()).map(|m| greens.iter().all(|&g| n.serves(g, m))).collect();
+            let needed = deadline::min_max_red_s(&free, timings, STEP_S);
+            if p.max_red_s < needed {
+                return Err(SignalError::Param(format!(
+                    "adaptive max red {} s is too short for intersection {}: serving each of its \
+                     movements once takes {needed} s",
+                    p.max_red_s, n.name
+                )));
+            }
+            nodes.push(NodeMemory { waiting_since: vec![None; n.movements.len()], free });
+        }
+        Ok(Adaptive { p, timings, nodes })
     }
 
     /// A movement's (queued, moving near the stop line, moving further upstream) vehicles, and
     /// the factor by which its outgoing lanes' occupancy discounts them.
-    fn movement_counts(&self, ctx: &Ctx<'_>, node: IntersectionId, m: usize) -> [f64; 4] {
+    fn movement_counts(&self, ctx: &Ctx<'_>, node: IntersectionId, m: usize) -> [f64; 6] {
         let mv = &ctx.net.intersections[node.index()].movements[m];
-        let (mut queued, mut near, mut far) = (0.0, 0.0, 0.0);
+        let (mut queued, mut near, mut coming, mut far) = (0.0, 0.0, 0.0, 0.0);
         for &l in &mv.in_lanes {
             let o = ctx.obs.lane(l);
+            // Halted vehicles are at the front; split the moving ones by detector zone.
             let moving = o.vehicles.saturating_sub(o.halted);
             let near_moving = o.near_stop_line.saturating_sub(o.halted).min(moving);
+            let within = o.approaching.max(o.near_stop_line);
+            let coming_moving = within.saturating_sub(o.halted).min(moving) - near_moving;
             queued += f64::from(o.halted);
             near += f64::from(near_moving);
-            far += f64::from(moving - near_moving);
+            coming += f64::from(coming_moving);
+            far += f64::from(moving - near_moving - coming_moving);
         }
-        [queued, near, far, self.outflow_factor(ctx, &mv.out_lanes)]
+        let out_queue = if mv.out_lanes.is_empty() {
+            0.0
+        } else {
+            f64::from(ctx.obs.halted(&mv.out_lanes)) / mv.out_lanes.len() as f64
+        };
+        [queued, near, coming, far, self.outflow_factor(ctx, &mv.out_lanes), out_queue]
     }
 
     /// 1 when the outgoing lanes are empty, falling to 0 as they fill to `spill_occupancy`.
@@ -168,10 +199,14 @@ impl Adaptive {
                 if mem.free[m] {
                     return [0.0; 3];
                 }
-                let [q, near, far, f] = self.movement_counts(ctx, node, m);
+                let [q, near, coming, far, f, out] = self.movement_counts(ctx, node, m);
+                let out = p.out_weight * out;
+                // Vehicles that have waited long count more: demand grows with waiting time.
+                let age = mem.waiting_since[m].map_or(0.0, |s| ctx.now_s - s);
+                let aged = (q + p.near_weight * near) * (1.0 + p.age_weight * age);
                 [
-                    (q + p.near_weight * near + p.far_weight * far) * f,
-                    (q + near + p.green_far_weight * far) * f,
+                    (aged + p.approach_weight * coming + p.far_weight * far) * f - out,
+                    (q + near + p.green_far_weight * (coming + far)) * f - out,
                     (q + near) * f,
                 ]
             })
@@ -189,41 +224,6 @@ impl Adaptive {
                 (ph, sum[0], sum[1], sum[2])
             })
             .collect()
-    }
-
-    /// The phase serving the longest-waiting urgent movement, if any movement is urgent: among
-    /// those serving it, the one serving most urgent movements, then the one with most demand.
-    fn urgent_phase(
-        &self,
-        ctx: &Ctx<'_>,
-        node: IntersectionId,
-        scores: &[(PhaseIdx, f64, f64, f64)],
-    ) -> Option<(PhaseIdx, usize)> {
-        let mem = &self.nodes[node.index()];
-        let n = &ctx.net.intersections[node.index()];
-        let urgent = |m: usize| {
-            mem.waiting_since[m].is_some_and(|s| ctx.now_s - s + EPS >= mem.urgent_after_s)
-        };
-        let oldest = mem
-            .waiting_since
-            .iter()
-            .enumerate()
-            .filter(|&(m, _)| urgent(m))
-            .filter_map(|(m, s)| s.map(|s| (m, s)))
-            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))?;
-        let rank = |&(p, demand, _, _): &(PhaseIdx, f64, f64, f64)| {
-            let count = n.phases[p].movements.iter().filter(|&&m| urgent(m)).count();
-            (count, demand)
-        };
-        scores
-            .iter()
-            .filter(|s| n.serves(s.0, oldest.0))
-            .max_by(|a, b| {
-                let (ca, da) = rank(a);
-                let (cb, db) = rank(b);
-                ca.cmp(&cb).then(da.total_cmp(&db)).then(b.0.cmp(&a.0))
-            })
-            .map(|s| (s.0, oldest.0))
     }
 }
 
@@ -273,26 +273,63 @@ impl Controller for Adaptive {
         if elapsed + EPS < self.p.min_green_s {
             return None;
         }
-        if let Some((phase, movement)) = self.urgent_phase(ctx, node, &scores) {
-            let since = self.nodes[node.index()].waiting_since[movement].unwrap_or(ctx.now_s);
-            let detail = format!("movement {movement} waiting {:.0} s", ctx.now_s - since);
-            return Some(explain(phase, Rule::AdaptiveMaxRed, detail));
-        }
         let cur = scores.iter().find(|s| s.0 == current).copied()?;
-        let (other, other_demand, _, _) = best_of(Some(current))?;
-        if other_demand <= EPS {
-            return None;
+        let detail = format!("green {elapsed:.0} s; transition {:.0} s", self.timings.transition_s);
+        let wish = match best_of(Some(current)) {
+            Some((other, demand, _, _)) if demand > EPS => {
+                if elapsed + EPS >= self.p.max_green_s {
+                    Some((other, Rule::AdaptiveMaxGreen))
+                } else if cur.3 <= EPS {
+                    Some((other, Rule::AdaptiveGapOut))
+                } else if demand > cur.2 * self.p.switch_ratio + self.p.switch_margin {
+                    Some((other, Rule::AdaptivePressure))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        // The longest-red guarantee: whatever we do must leave a schedule meeting every deadline.
+        let mem = &self.nodes[node.index()];
+        let greens = &ctx.plans[node.index()].greens;
+        let n = &ctx.net.intersections[node.index()];
+        let demand = |p: PhaseIdx| scores.iter().find(|s| s.0 == p).map_or(0.0, |s| s.1);
+        let t = self.timings;
+        let (ok, _) = match wish {
+            Some((phase, _)) => deadline::feasible(
+                n,
+                greens,
+                &mem.waiting_since,
+                demand,
+                t,
+                ctx.now_s + t.transition_s,
+                Some(phase),
+            ),
+            None => deadline::feasible(
+                n,
+                greens,
+                &mem.waiting_since,
+                demand,
+                t,
+                ctx.now_s + STEP_S + t.transition_s,
+                None,
+            ),
+        };
+        if ok {
+            return wish.map(|(phase, rule)| explain(phase, rule, detail));
         }
-        let detail = format!("green {elapsed:.0} s; transition {:.0} s", self.transition_s);
-        if elapsed + EPS >= self.p.max_green_s {
-            return Some(explain(other, Rule::AdaptiveMaxGreen, detail));
-        }
-        if cur.3 <= EPS {
-            return Some(explain(other, Rule::AdaptiveGapOut, detail));
-        }
-        if other_demand > cur.2 * self.p.switch_ratio + self.p.switch_margin {
-            return Some(explain(other, Rule::AdaptivePressure, detail));
-        }
-        None
+        let (_, first) = deadline::feasible(
+            n,
+            greens,
+            &mem.waiting_since,
+            demand,
+            t,
+            ctx.now_s + t.transition_s,
+            None,
+        );
+        let phase = first.filter(|&p| p != current)?;
+        let oldest = mem.waiting_since.iter().filter_map(|s| *s).fold(ctx.now_s, f64::min);
+        let detail = format!("{detail}; a movement has waited {:.0} s", ctx.now_s - oldest);
+        Some(explain(phase, Rule::AdaptiveMaxRed, detail))
     }
 }

@@ -6,6 +6,7 @@
 //! [`crate::Brain`] owns the signal state machines and inserts transitions.
 
 mod adaptive;
+mod deadline;
 mod fixed;
 mod max_pressure;
 mod sotl;
@@ -187,18 +188,22 @@ pub(crate) trait Controller {
     fn decide(&mut self, ctx: &Ctx<'_>, node: IntersectionId) -> Option<Choice>;
 }
 
-/// Builds the controller of `config` for `net` (already validated).
-pub(crate) fn build(config: &ControlConfig, net: &Network) -> Box<dyn Controller + Send> {
-    match config.kind {
+/// Builds the controller of `config` for `net` (already validated); fails when a parameter does
+/// not suit the network.
+pub(crate) fn build(
+    config: &ControlConfig,
+    net: &Network,
+) -> Result<Box<dyn Controller + Send>, SignalError> {
+    Ok(match config.kind {
         ControllerKind::Fixed => Box::new(fixed::Fixed::new(config.green_s)),
         ControllerKind::MaxPressure => {
             Box::new(max_pressure::MaxPressure::new(config.action_interval_s))
         }
         ControllerKind::Sotl => Box::new(sotl::Sotl::new(config.sotl.clone())),
         ControllerKind::Adaptive => {
-            Box::new(adaptive::Adaptive::new(config.adaptive.clone(), config.yellow_s, net))
+            Box::new(adaptive::Adaptive::new(config.adaptive.clone(), config.yellow_s, net)?)
         }
-    }
+    })
 }
 
 /// Max-pressure's pressure of `phase` at `node`: over its movements, vehicles on the distinct

@@ -161,6 +161,7 @@ pub(crate) fn set(obs: &mut Observation, lane: LaneId, vehicles: u32, halted: u3
             11.111 * f64::from(moving) / f64::from(vehicles)
         },
         near_stop_line: near,
+        approaching: near,
     };
 }
 
