@@ -8,6 +8,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod control;
+mod generate;
+mod sim;
+
 /// Citybrain: an open City Brain — traffic twin, city data hub and cockpit in one binary.
 #[derive(Parser)]
 #[command(version, about, propagate_version = true)]
@@ -17,7 +21,13 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Simulate a CityFlow scenario (roadnet + flow, or a config.json) and report its metrics.
+    Sim(sim::SimArgs),
+    /// Generate synthetic scenarios in CityFlow's format.
+    #[command(subcommand)]
+    Gen(generate::GenCommand),
+}
 
 /// An error caused by the user's input; the process exits with code 2.
 #[derive(Debug)]
@@ -33,7 +43,10 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Sim(args) => sim::run(args),
+        Command::Gen(cmd) => generate::run(cmd),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
