@@ -1,5 +1,7 @@
 //! End-to-end tests of the `citybrain` binary: real processes, real files, exit codes.
 
+#![allow(clippy::unwrap_used, reason = "test helpers too: a failed unwrap is a failed test")]
+
 mod bad_input;
 mod gen_cli;
 mod sim_cli;
