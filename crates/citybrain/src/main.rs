@@ -9,7 +9,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench_control;
+mod control;
 mod control_run;
+mod generate;
+mod sim;
 mod twin_control;
 
 /// Citybrain: an open City Brain — traffic twin, city data hub and cockpit in one binary.
@@ -22,6 +25,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Simulate a CityFlow scenario (roadnet + flow, or a config.json) and report its metrics.
+    Sim(sim::SimArgs),
+    /// Generate synthetic scenarios in CityFlow's format.
+    #[command(subcommand)]
+    Gen(generate::GenCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -48,6 +56,8 @@ impl std::error::Error for UsageError {}
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
+        Command::Sim(args) => sim::run(args),
+        Command::Gen(cmd) => generate::run(cmd),
         Command::Bench(BenchCommand::Control(args)) => bench_control::bench(&args),
     };
     match result {

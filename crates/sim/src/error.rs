@@ -40,25 +40,46 @@ impl ImportError {
     }
 
     /// Parses `text` as `T`, turning serde's errors into [`ImportError`]s with a JSON path.
-    pub(crate) fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Self> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        match serde_path_to_error::deserialize::<_, T>(de) {
+    /// The fast path parses without tracking the path; only a failing document is parsed a
+    /// second time to find where it went wrong.
+    pub(crate) fn parse<'de, T: serde::Deserialize<'de>>(
+        file: &str,
+        text: &'de str,
+    ) -> Result<T, Self> {
+        match serde_json::from_str::<T>(text) {
             Ok(value) => Ok(value),
-            Err(err) => {
-                let path = err.path().to_string();
-                let inner = err.into_inner();
-                if inner.is_syntax() || inner.is_eof() {
-                    Err(Self::Syntax {
+            Err(_) => Err(Self::locate::<T>(file, text)),
+        }
+    }
+
+    fn locate<'de, T: serde::Deserialize<'de>>(file: &str, text: &'de str) -> Self {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let err = match serde_path_to_error::deserialize::<_, T>(&mut *de) {
+            Ok(_) => match de.end() {
+                Err(e) => {
+                    return Self::Syntax {
                         file: file.to_owned(),
-                        line: inner.line(),
-                        column: inner.column(),
-                        message: strip_position(&inner.to_string()),
-                    })
-                } else {
-                    let path = if path == "." { String::new() } else { path };
-                    Err(Self::invalid(file, path, strip_position(&inner.to_string())))
+                        line: e.line(),
+                        column: e.column(),
+                        message: strip_position(&e.to_string()),
+                    };
                 }
+                Ok(()) => return Self::invalid(file, "", "cannot be read"),
+            },
+            Err(err) => err,
+        };
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            Self::Syntax {
+                file: file.to_owned(),
+                line: inner.line(),
+                column: inner.column(),
+                message: strip_position(&inner.to_string()),
             }
+        } else {
+            let path = if path == "." { String::new() } else { path };
+            Self::invalid(file, path, strip_position(&inner.to_string()))
         }
     }
 }

@@ -145,16 +145,30 @@ fn on_segment(a: Point, b: Point, p: Point) -> bool {
 /// The first crossing of two polylines, scanning `a`'s segments in order and, for each, `b`'s:
 /// the distance of the crossing along `a` and along `b`.
 pub fn first_crossing(a: &[Point], b: &[Point]) -> Option<(f64, f64)> {
+    // Segments whose boxes are apart cannot cross; the margin covers the tolerance.
+    const MARGIN: f64 = 1e-6;
+    let apart = |p: [Point; 2], q: [Point; 2]| {
+        p[0].x.min(p[1].x) > q[0].x.max(q[1].x) + MARGIN
+            || q[0].x.min(q[1].x) > p[0].x.max(p[1].x) + MARGIN
+            || p[0].y.min(p[1].y) > q[0].y.max(q[1].y) + MARGIN
+            || q[0].y.min(q[1].y) > p[0].y.max(p[1].y) + MARGIN
+    };
+    let whole_b = bounding_box([b])?;
     let mut dis_a = 0.0;
     for wa in a.windows(2) {
-        let mut dis_b = 0.0;
-        for wb in b.windows(2) {
-            if let Some(p) = segment_crossing(wa[0], wa[1], wb[0], wb[1]) {
-                return Some((dis_a + (p - wa[0]).len(), dis_b + (p - wb[0]).len()));
+        let len_a = (wa[1] - wa[0]).len();
+        if !apart([wa[0], wa[1]], whole_b) {
+            let mut dis_b = 0.0;
+            for wb in b.windows(2) {
+                if !apart([wa[0], wa[1]], [wb[0], wb[1]])
+                    && let Some(p) = segment_crossing(wa[0], wa[1], wb[0], wb[1])
+                {
+                    return Some((dis_a + (p - wa[0]).len(), dis_b + (p - wb[0]).len()));
+                }
+                dis_b += (wb[1] - wb[0]).len();
             }
-            dis_b += (wb[1] - wb[0]).len();
         }
-        dis_a += (wa[1] - wa[0]).len();
+        dis_a += len_a;
     }
     None
 }

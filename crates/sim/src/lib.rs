@@ -68,8 +68,13 @@ impl Scenario {
         flow: &str,
         flow_name: &str,
     ) -> Result<Self, ImportError> {
-        let network = import::parse_roadnet(roadnet, roadnet_name)?;
-        let demand = import::parse_flows(flow, flow_name, &network)?;
+        // The two documents are parsed side by side; flows are resolved once the network exists.
+        let (network, raw_flows) = rayon::join(
+            || import::parse_roadnet(roadnet, roadnet_name),
+            || import::parse_raw_flows(flow, flow_name),
+        );
+        let network = network?;
+        let demand = import::resolve_flows(&raw_flows?, flow_name, &network)?;
         Ok(Self { network: Arc::new(network), demand: Arc::new(demand) })
     }
 }

@@ -11,38 +11,56 @@ use crate::network::RoadNetwork;
 /// Unknown roads are errors; routes that cannot be completed (anchors not connected, or a
 /// single road) produce a warning and a flow that creates no vehicles, as in CityFlow.
 pub fn parse_flows(text: &str, file: &str, net: &RoadNetwork) -> Result<Demand, ImportError> {
-    let raw: Vec<RawFlow> = ImportError::parse(file, text)?;
+    resolve(&parse_raw(text, file)?, file, net)
+}
+
+/// The JSON-level parse (no network needed, so it can run beside the roadnet's import).
+pub(crate) fn parse_raw<'a>(text: &'a str, file: &str) -> Result<RawFlows<'a>, ImportError> {
+    ImportError::parse(file, text).map(RawFlows)
+}
+
+/// Parsed flow entries, not yet resolved against a network.
+pub(crate) struct RawFlows<'a>(Vec<RawFlow<'a>>);
+
+/// Resolves parsed flows against `net`.
+pub(crate) fn resolve(
+    raw: &RawFlows<'_>,
+    file: &str,
+    net: &RoadNetwork,
+) -> Result<Demand, ImportError> {
+    let raw = &raw.0;
     let mut router = Router::new(net);
     let mut demand = Demand::default();
     for (i, f) in raw.iter().enumerate() {
-        let path = format!("[{i}]");
-        let params = vehicle_params(file, &format!("{path}.vehicle"), &f.vehicle)?;
+        let path = || format!("[{i}]");
+        let params = vehicle_params(file, i, &f.vehicle)?;
         if f.route.is_empty() {
             return Err(ImportError::invalid(
                 file,
-                format!("{path}.route"),
+                format!("{}.route", path()),
                 "expected at least one road",
             ));
         }
         let mut anchors = Vec::with_capacity(f.route.len());
         for (j, name) in f.route.iter().enumerate() {
+            let name = name.0.as_ref();
             let rid = net.road_id(name).ok_or_else(|| {
                 ImportError::invalid(
                     file,
-                    format!("{path}.route[{j}]"),
+                    format!("{}.route[{j}]", path()),
                     format!("no road with id {name:?} in the road network"),
                 )
             })?;
             anchors.push(rid);
         }
-        check_positive(file, &format!("{path}.interval"), f.interval)?;
+        check_positive(file, || format!("{}.interval", path()), f.interval)?;
         let start_time_s = f.start_time.unwrap_or(0.0);
-        check_finite(file, &format!("{path}.startTime"), start_time_s)?;
+        check_finite(file, || format!("{}.startTime", path()), start_time_s)?;
         let end_time_s = match f.end_time {
             None => None,
             Some(-1.0) => None,
             Some(t) => {
-                check_finite(file, &format!("{path}.endTime"), t)?;
+                check_finite(file, || format!("{}.endTime", path()), t)?;
                 Some(t)
             }
         };
@@ -50,8 +68,9 @@ pub fn parse_flows(text: &str, file: &str, net: &RoadNetwork) -> Result<Demand, 
         let name = format!("flow_{i}");
         if route.is_none() {
             demand.warnings.push(format!(
-                "{file}: at {path}.route: {} cannot be driven (roads not connected, or a single road); {name} creates no vehicles",
-                f.route.join(" → ")
+                "{file}: at {}.route: {} cannot be driven (roads not connected, or a single road); {name} creates no vehicles",
+                path(),
+                f.route.iter().map(|r| r.0.as_ref()).collect::<Vec<_>>().join(" → ")
             ));
         }
         demand.flows.push(Flow {
@@ -68,10 +87,10 @@ pub fn parse_flows(text: &str, file: &str, net: &RoadNetwork) -> Result<Demand, 
     Ok(demand)
 }
 
-fn vehicle_params(file: &str, path: &str, v: &RawVehicle) -> Result<VehicleParams, ImportError> {
-    let pos = |field: &str, x: f64| check_positive(file, &format!("{path}.{field}"), x).map(|()| x);
-    let non_neg =
-        |field: &str, x: f64| check_non_negative(file, &format!("{path}.{field}"), x).map(|()| x);
+fn vehicle_params(file: &str, i: usize, v: &RawVehicle) -> Result<VehicleParams, ImportError> {
+    let path = |field: &str| format!("[{i}].vehicle.{field}");
+    let pos = |field: &str, x: f64| check_positive(file, || path(field), x).map(|()| x);
+    let non_neg = |field: &str, x: f64| check_non_negative(file, || path(field), x).map(|()| x);
     Ok(VehicleParams {
         length_m: pos("length", v.length)?,
         width_m: pos("width", v.width)?,

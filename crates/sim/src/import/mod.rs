@@ -9,6 +9,7 @@ mod raw;
 mod roadnet;
 
 pub use flow::parse_flows;
+pub(crate) use flow::{parse_raw as parse_raw_flows, resolve as resolve_flows};
 pub use roadnet::parse_roadnet;
 
 use crate::error::ImportError;
@@ -47,7 +48,7 @@ impl CityFlowConfig {
 /// Parses a CityFlow `config.json`.
 pub fn parse_config(text: &str, file: &str) -> Result<CityFlowConfig, ImportError> {
     let raw: raw::RawConfig = ImportError::parse(file, text)?;
-    check_positive(file, "interval", raw.interval)?;
+    check_positive(file, || "interval".into(), raw.interval)?;
     Ok(CityFlowConfig {
         interval_s: raw.interval,
         seed: raw.seed,
@@ -59,26 +60,46 @@ pub fn parse_config(text: &str, file: &str) -> Result<CityFlowConfig, ImportErro
     })
 }
 
-pub(crate) fn check_finite(file: &str, path: &str, x: f64) -> Result<(), ImportError> {
+pub(crate) fn check_finite(
+    file: &str,
+    path: impl FnOnce() -> String,
+    x: f64,
+) -> Result<(), ImportError> {
     if x.is_finite() {
         Ok(())
     } else {
-        Err(ImportError::invalid(file, path, format!("{x} is not a finite number")))
+        Err(ImportError::invalid(file, path(), format!("{x} is not a finite number")))
     }
 }
 
-pub(crate) fn check_positive(file: &str, path: &str, x: f64) -> Result<(), ImportError> {
+pub(crate) fn check_positive(
+    file: &str,
+    path: impl FnOnce() -> String,
+    x: f64,
+) -> Result<(), ImportError> {
     if x.is_finite() && x > 0.0 {
         Ok(())
     } else {
-        Err(ImportError::invalid(file, path, format!("{x} is not allowed; expected a number > 0")))
+        Err(ImportError::invalid(
+            file,
+            path(),
+            format!("{x} is not allowed; expected a number > 0"),
+        ))
     }
 }
 
-pub(crate) fn check_non_negative(file: &str, path: &str, x: f64) -> Result<(), ImportError> {
+pub(crate) fn check_non_negative(
+    file: &str,
+    path: impl FnOnce() -> String,
+    x: f64,
+) -> Result<(), ImportError> {
     if x.is_finite() && x >= 0.0 {
         Ok(())
     } else {
-        Err(ImportError::invalid(file, path, format!("{x} is not allowed; expected a number ≥ 0")))
+        Err(ImportError::invalid(
+            file,
+            path(),
+            format!("{x} is not allowed; expected a number ≥ 0"),
+        ))
     }
 }

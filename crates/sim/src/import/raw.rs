@@ -1,6 +1,8 @@
 //! The CityFlow JSON shapes, as serde reads them. Unknown fields are ignored (CityFlow files
 //! carry extras such as `direction` and `roadLinkIndices`); semantic checks happen after.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -81,9 +83,10 @@ pub(super) struct RawPhase {
 }
 
 #[derive(Deserialize)]
-pub(super) struct RawFlow {
+pub(super) struct RawFlow<'a> {
     pub(super) vehicle: RawVehicle,
-    pub(super) route: Vec<String>,
+    #[serde(borrow)]
+    pub(super) route: Vec<Name<'a>>,
     pub(super) interval: f64,
     #[serde(rename = "startTime")]
     pub(super) start_time: Option<f64>,
@@ -128,4 +131,26 @@ pub(super) struct RawConfig {
     pub(super) rl_traffic_light: bool,
     #[serde(rename = "laneChange", default)]
     pub(super) lane_change: bool,
+}
+
+/// A string that borrows from the input when it has no escapes (road names in routes).
+pub(super) struct Name<'a>(pub(super) Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Name<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a road id (string)")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
 }

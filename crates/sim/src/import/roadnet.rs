@@ -42,23 +42,26 @@ impl Importer<'_> {
     ) -> Result<BTreeMap<String, IntersectionId>, ImportError> {
         let mut ids = BTreeMap::new();
         for (i, inter) in raw.iter().enumerate() {
-            let path = format!("intersections[{i}]");
-            let point = self.point(&inter.point, &format!("{path}.point"))?;
+            let path = || format!("intersections[{i}]");
+            let point = self.point(&inter.point, &|| format!("{}.point", path()))?;
             let width = if inter.is_virtual {
                 inter.width.unwrap_or(0.0)
             } else {
                 let w = inter.width.ok_or_else(|| {
-                    self.err(format!("{path}.width"), "missing; expected the box width in metres")
+                    self.err(
+                        format!("{}.width", path()),
+                        "missing; expected the box width in metres",
+                    )
                 })?;
-                check_finite(self.file, &format!("{path}.width"), w)?;
+                check_finite(self.file, || format!("{}.width", path()), w)?;
                 if w < 0.0 {
-                    return Err(self.err(format!("{path}.width"), "expected a width ≥ 0"));
+                    return Err(self.err(format!("{}.width", path()), "expected a width ≥ 0"));
                 }
                 w
             };
             if ids.contains_key(&inter.id) {
                 return Err(self.err(
-                    format!("{path}.id"),
+                    format!("{}.id", path()),
                     format!("duplicate intersection id {:?}", inter.id),
                 ));
             }
@@ -75,41 +78,44 @@ impl Importer<'_> {
     ) -> Result<BTreeMap<String, RoadId>, ImportError> {
         let mut ids = BTreeMap::new();
         for (i, road) in raw.iter().enumerate() {
-            let path = format!("roads[{i}]");
+            let path = || format!("roads[{i}]");
             let lookup = |field: &str, name: &str| {
                 inter_ids.get(name).copied().ok_or_else(|| {
-                    self.err(format!("{path}.{field}"), format!("no intersection with id {name:?}"))
+                    self.err(
+                        format!("{}.{field}", path()),
+                        format!("no intersection with id {name:?}"),
+                    )
                 })
             };
             let start = lookup("startIntersection", &road.start_intersection)?;
             let end = lookup("endIntersection", &road.end_intersection)?;
             if road.points.len() < 2 {
-                return Err(self.err(format!("{path}.points"), "expected at least 2 points"));
+                return Err(self.err(format!("{}.points", path()), "expected at least 2 points"));
             }
             let mut points = Vec::with_capacity(road.points.len());
             for (j, p) in road.points.iter().enumerate() {
-                let p = self.point(p, &format!("{path}.points[{j}]"))?;
+                let p = self.point(p, &|| format!("{}.points[{j}]", path()))?;
                 if points.last() == Some(&p) {
                     return Err(self.err(
-                        format!("{path}.points[{j}]"),
+                        format!("{}.points[{j}]", path()),
                         "repeats the previous point; expected distinct consecutive points",
                     ));
                 }
                 points.push(p);
             }
             if road.lanes.is_empty() {
-                return Err(self.err(format!("{path}.lanes"), "expected at least one lane"));
+                return Err(self.err(format!("{}.lanes", path()), "expected at least one lane"));
             }
             let mut lanes = Vec::with_capacity(road.lanes.len());
             for (j, lane) in road.lanes.iter().enumerate() {
-                let lp = format!("{path}.lanes[{j}]");
-                check_positive(self.file, &format!("{lp}.width"), lane.width)?;
-                check_positive(self.file, &format!("{lp}.maxSpeed"), lane.max_speed)?;
+                let lp = |f: &str| format!("{}.lanes[{j}].{f}", path());
+                check_positive(self.file, || lp("width"), lane.width)?;
+                check_positive(self.file, || lp("maxSpeed"), lane.max_speed)?;
                 lanes.push((lane.width, lane.max_speed));
             }
             if ids.contains_key(&road.id) {
                 return Err(
-                    self.err(format!("{path}.id"), format!("duplicate road id {:?}", road.id))
+                    self.err(format!("{}.id", path()), format!("duplicate road id {:?}", road.id))
                 );
             }
             let rid = self.b.add_road(road.id.clone(), start, end, points, lanes);
@@ -125,11 +131,11 @@ impl Importer<'_> {
         iid: IntersectionId,
         road_ids: &BTreeMap<String, RoadId>,
     ) -> Result<(), ImportError> {
-        let path = format!("intersections[{i}]");
+        let path = || format!("intersections[{i}]");
         let mut roads = Vec::with_capacity(inter.roads.len());
         for (j, name) in inter.roads.iter().enumerate() {
             let rid = road_ids.get(name).copied().ok_or_else(|| {
-                self.err(format!("{path}.roads[{j}]"), format!("no road with id {name:?}"))
+                self.err(format!("{}.roads[{j}]", path()), format!("no road with id {name:?}"))
             })?;
             roads.push(rid);
         }
@@ -139,26 +145,29 @@ impl Importer<'_> {
         }
         let road_links = inter.road_links.as_deref().ok_or_else(|| {
             self.err(
-                format!("{path}.roadLinks"),
+                format!("{}.roadLinks", path()),
                 "missing; expected an array (a non-virtual intersection needs its movements)",
             )
         })?;
         for (k, rl) in road_links.iter().enumerate() {
-            self.road_link(&format!("{path}.roadLinks[{k}]"), rl, iid, road_ids)?;
+            self.road_link(&|| format!("{}.roadLinks[{k}]", path()), rl, iid, road_ids)?;
         }
         let light = inter.traffic_light.as_ref().ok_or_else(|| {
-            self.err(format!("{path}.trafficLight"), "missing; expected an object with lightphases")
+            self.err(
+                format!("{}.trafficLight", path()),
+                "missing; expected an object with lightphases",
+            )
         })?;
         for (k, phase) in light.lightphases.iter().enumerate() {
-            let pp = format!("{path}.trafficLight.lightphases[{k}]");
-            check_positive(self.file, &format!("{pp}.time"), phase.time)?;
+            let pp = || format!("{}.trafficLight.lightphases[{k}]", path());
+            check_positive(self.file, || format!("{}.time", pp()), phase.time)?;
             let mut available = Vec::with_capacity(phase.available_road_links.len());
             for (m, &idx) in phase.available_road_links.iter().enumerate() {
                 match usize::try_from(idx) {
                     Ok(u) if u < road_links.len() => available.push(u),
                     _ => {
                         return Err(self.err(
-                            format!("{pp}.availableRoadLinks[{m}]"),
+                            format!("{}.availableRoadLinks[{m}]", pp()),
                             format!(
                                 "road link {idx} does not exist; expected an index in 0..{}",
                                 road_links.len()
@@ -174,14 +183,14 @@ impl Importer<'_> {
 
     fn road_link(
         &mut self,
-        path: &str,
+        path: &dyn Fn() -> String,
         rl: &raw::RawRoadLink,
         iid: IntersectionId,
         road_ids: &BTreeMap<String, RoadId>,
     ) -> Result<(), ImportError> {
         let turn = TurnType::parse(&rl.kind).ok_or_else(|| {
             self.err(
-                format!("{path}.type"),
+                format!("{}.type", path()),
                 format!(
                     "unknown type {:?}; expected go_straight, turn_left or turn_right",
                     rl.kind
@@ -190,7 +199,7 @@ impl Importer<'_> {
         })?;
         let road = |field: &str, name: &str| {
             road_ids.get(name).copied().ok_or_else(|| {
-                self.err(format!("{path}.{field}"), format!("no road with id {name:?}"))
+                self.err(format!("{}.{field}", path()), format!("no road with id {name:?}"))
             })
         };
         let start_road = road("startRoad", &rl.start_road)?;
@@ -199,11 +208,11 @@ impl Importer<'_> {
         let end_lanes = self.b.lane_count(end_road);
         let mut links = Vec::with_capacity(rl.lane_links.len());
         for (m, ll) in rl.lane_links.iter().enumerate() {
-            let lp = format!("{path}.laneLinks[{m}]");
+            let lp = || format!("{}.laneLinks[{m}]", path());
             let index = |field: &str, v: i64, n: usize, road: &str| match usize::try_from(v) {
                 Ok(u) if u < n => Ok(u),
                 _ => Err(self.err(
-                    format!("{lp}.{field}"),
+                    format!("{}.{field}", lp()),
                     format!(
                         "lane {v} does not exist on road {road:?}; expected an index in 0..{n}"
                     ),
@@ -216,14 +225,13 @@ impl Importer<'_> {
                 None => None,
                 Some(pts) if pts.is_empty() => None,
                 Some(pts) if pts.len() == 1 => {
-                    return Err(
-                        self.err(format!("{lp}.points"), "expected at least 2 points (or none)")
-                    );
+                    return Err(self
+                        .err(format!("{}.points", lp()), "expected at least 2 points (or none)"));
                 }
                 Some(pts) => Some(
                     pts.iter()
                         .enumerate()
-                        .map(|(j, p)| self.point(p, &format!("{lp}.points[{j}]")))
+                        .map(|(j, p)| self.point(p, &|| format!("{}.points[{j}]", lp())))
                         .collect::<Result<Vec<_>, _>>()?,
                 ),
             };
@@ -233,9 +241,9 @@ impl Importer<'_> {
         Ok(())
     }
 
-    fn point(&self, p: &RawPoint, path: &str) -> Result<Point, ImportError> {
-        check_finite(self.file, &format!("{path}.x"), p.x)?;
-        check_finite(self.file, &format!("{path}.y"), p.y)?;
+    fn point(&self, p: &RawPoint, path: &dyn Fn() -> String) -> Result<Point, ImportError> {
+        check_finite(self.file, || format!("{}.x", path()), p.x)?;
+        check_finite(self.file, || format!("{}.y", path()), p.y)?;
         Ok(Point::new(p.x, p.y))
     }
 }

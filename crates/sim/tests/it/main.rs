@@ -1,6 +1,8 @@
 //! Integration tests of `citybrain-sim`: fidelity to CityFlow, the importer's errors,
 //! engine properties, determinism and the crate's dependency boundary.
 
+#![allow(clippy::unwrap_used, reason = "test helpers too: a failed unwrap is a failed test")]
+
 mod api;
 mod deps;
 mod fidelity;
