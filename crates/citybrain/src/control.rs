@@ -24,7 +24,8 @@ pub(crate) struct ControllerSpec {
     pub(crate) build: fn(&Engine) -> Option<Box<dyn Controller>>,
 }
 
-/// Every controller, in the order `--help` lists them.
+/// Every controller, in the order `--help` lists them. The brain's controllers (fixed,
+/// max-pressure, sotl, adaptive) are built from their flags by `brain_cli`.
 pub(crate) const CONTROLLERS: &[ControllerSpec] = &[
     ControllerSpec {
         name: "native",
@@ -35,6 +36,30 @@ pub(crate) const CONTROLLERS: &[ControllerSpec] = &[
     ControllerSpec {
         name: "hold",
         about: "lights keep phase 0; nobody changes them (CityFlow rlTrafficLight: true, no agent)",
+        mode: ControlMode::External,
+        build: |_| None,
+    },
+    ControllerSpec {
+        name: "fixed",
+        about: "the brain: every green phase in turn for --green seconds (--yellow transitions)",
+        mode: ControlMode::External,
+        build: |_| None,
+    },
+    ControllerSpec {
+        name: "max-pressure",
+        about: "the brain: largest pressure every --action-interval seconds (--yellow transitions)",
+        mode: ControlMode::External,
+        build: |_| None,
+    },
+    ControllerSpec {
+        name: "sotl",
+        about: "the brain: self-organising traffic lights (--yellow transitions)",
+        mode: ControlMode::External,
+        build: |_| None,
+    },
+    ControllerSpec {
+        name: "adaptive",
+        about: "the brain: Citybrain's adaptive control (5 s transitions, bounded red)",
         mode: ControlMode::External,
         build: |_| None,
     },

@@ -8,11 +8,11 @@ use anyhow::{Context, anyhow};
 use citybrain_signal as signal;
 use citybrain_sim as sim;
 use serde::Serialize;
-use signal::{Alert, Brain, BrainConfig, ControlConfig, ControllerKind, Decision, PreemptParams};
+use signal::{Alert, BrainConfig, ControlConfig, ControllerKind, Decision, PreemptParams};
 use sim::{Engine, EngineConfig, Scenario};
 
 use crate::UsageError;
-use crate::twin_control::{ControlledTwin, add_transition_phases, brain_network};
+use crate::twin_control::{BrainDriver, add_transition_phases};
 
 /// A lane blocked for a while: `ROAD:LANE:START:DURATION[:POSITION]` on the command line.
 #[derive(Clone, Debug, PartialEq)]
@@ -155,39 +155,24 @@ pub(crate) fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunS
     let mut engine = Engine::new(scenario.network.clone(), scenario.demand.clone(), config)
         .map_err(|e| anyhow!(UsageError(e.into())))?;
     block_lanes(&mut engine, &opts.incidents)?;
-    let mut alerts = Vec::new();
-    let mut decisions = Vec::new();
     let started = Instant::now();
-    let engine = match &opts.control {
+    let (alerts, decisions) = match &opts.control {
         None => {
             engine.run(opts.steps);
-            engine
+            (Vec::new(), Vec::new())
         }
         Some(control) => {
-            let (net, mapping) = brain_network(&scenario.network);
             let mut config = BrainConfig::new(control.clone());
-            if let Ok(r) = std::env::var("CB_RANGE") {
-                config.near_range_m = r.parse().expect("CB_RANGE metres");
-            }
-            if let Ok(r) = std::env::var("CB_ARANGE") {
-                config.approach_range_m = r.parse().expect("CB_ARANGE metres");
-            }
             config.preemption = opts.preemption.then(PreemptParams::default);
-            let brain = Brain::new(net, config).map_err(|e| anyhow!(UsageError(e.into())))?;
-            let mut twin = ControlledTwin::new(engine, brain, mapping);
+            tuning_overrides(&mut config);
+            engine.set_control_mode(sim::ControlMode::External);
+            let mut driver = BrainDriver::new(&engine, config, opts.keep_decisions)
+                .map_err(|e| anyhow!(UsageError(e.into())))?;
             for _ in 0..opts.steps {
-                let out = twin.step()?;
-                alerts.extend(out.alerts);
-                if opts.keep_decisions {
-                    let names = &twin.brain.network().intersections;
-                    decisions.extend(
-                        out.decisions
-                            .into_iter()
-                            .map(|d| (names[d.intersection.index()].name.clone(), d)),
-                    );
-                }
+                driver.before_step(&mut engine)?;
+                engine.step();
             }
-            twin.engine
+            (driver.alerts, driver.decisions.unwrap_or_default())
         }
     };
     let stepping_s = started.elapsed().as_secs_f64();
@@ -211,7 +196,7 @@ pub(crate) fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunS
     })
 }
 
-fn block_lanes(engine: &mut Engine, incidents: &[IncidentSpec]) -> anyhow::Result<()> {
+pub(crate) fn block_lanes(engine: &mut Engine, incidents: &[IncidentSpec]) -> anyhow::Result<()> {
     for inc in incidents {
         let net = engine.network().clone();
         let road = net.road_id(&inc.road).ok_or_else(|| {
@@ -236,7 +221,7 @@ fn block_lanes(engine: &mut Engine, incidents: &[IncidentSpec]) -> anyhow::Resul
 }
 
 /// (emergency count, their CityFlow-style average travel time, everyone else's).
-fn split_travel_times(engine: &Engine) -> (u64, Option<f64>, f64) {
+pub(crate) fn split_travel_times(engine: &Engine) -> (u64, Option<f64>, f64) {
     let now = engine.time_s();
     let (mut ev, mut others) = ((0u64, 0.0), (0u64, 0.0));
     for r in engine.vehicle_records() {
@@ -248,4 +233,14 @@ fn split_travel_times(engine: &Engine) -> (u64, Option<f64>, f64) {
     let avg = |(n, s): (u64, f64)| if n == 0 { 0.0 } else { s / n as f64 };
     let ev_avg = (ev.0 > 0).then(|| avg(ev));
     (ev.0, ev_avg, avg(others))
+}
+
+/// TEMPORARY tuning hook: CB_RANGE / CB_ARANGE override the detector ranges.
+fn tuning_overrides(config: &mut BrainConfig) {
+    if let Ok(r) = std::env::var("CB_RANGE") {
+        config.near_range_m = r.parse().expect("CB_RANGE metres");
+    }
+    if let Ok(r) = std::env::var("CB_ARANGE") {
+        config.approach_range_m = r.parse().expect("CB_ARANGE metres");
+    }
 }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench_control;
+mod brain_cli;
 mod control;
 mod control_run;
 mod generate;

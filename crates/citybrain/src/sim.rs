@@ -68,6 +68,9 @@ pub(crate) struct SimArgs {
     /// emergency vehicle.
     #[arg(long, value_name = "SECONDS")]
     emergency_every: Option<f64>,
+    /// The traffic brain's flags (with --control fixed, max-pressure, sotl or adaptive).
+    #[command(flatten)]
+    brain: crate::brain_cli::BrainArgs,
 }
 
 fn usage(e: impl Into<anyhow::Error>) -> anyhow::Error {
@@ -141,6 +144,8 @@ pub(crate) fn run(a: SimArgs) -> anyhow::Result<()> {
     }
     let load_start = Instant::now();
     let (roadnet, flow) = (read(&p.roadnet)?, read(&p.flow)?);
+    let roadnet =
+        crate::brain_cli::prepare_roadnet(&p.control, roadnet, &p.roadnet.display().to_string())?;
     let scenario = Scenario::from_json(
         &roadnet,
         &p.roadnet.display().to_string(),
@@ -156,12 +161,13 @@ pub(crate) fn run(a: SimArgs) -> anyhow::Result<()> {
         seed: p.seed,
         control: spec.mode,
         threads: a.threads as usize,
-        record_vehicles: a.vehicles_csv.is_some(),
+        record_vehicles: a.vehicles_csv.is_some() || a.emergency_every.is_some(),
         emergency_every_s: a.emergency_every,
     };
     let mut engine = Engine::new(scenario.network, scenario.demand, cfg).map_err(usage)?;
     let load = load_start.elapsed();
     let mut controller = (spec.build)(&engine);
+    let mut brain = crate::brain_cli::setup(&a.brain, &p.control, &mut engine)?;
     let mut replay = match &a.replay {
         Some(path) => {
             let file = std::fs::File::create(path)
@@ -175,6 +181,9 @@ pub(crate) fn run(a: SimArgs) -> anyhow::Result<()> {
     for i in 0..a.steps {
         if let Some(c) = controller.as_mut() {
             c.before_step(&mut engine);
+        }
+        if let Some(b) = brain.as_mut() {
+            b.before_step(&mut engine)?;
         }
         let t = Instant::now();
         engine.step();
@@ -200,10 +209,16 @@ pub(crate) fn run(a: SimArgs) -> anyhow::Result<()> {
         write_vehicles_csv(&engine, path)?;
     }
     let m = engine.metrics();
+    let brain = crate::brain_cli::finish(&a.brain, brain, &engine)?;
     if a.json {
-        println!("{}", json_report(&m, &p, a.threads, load, stepping));
+        let mut report = json_report(&m, &p, a.threads, load, stepping);
+        if let (Some(r), Some(b)) = (report.as_object_mut(), brain.as_object()) {
+            r.extend(b.clone());
+        }
+        println!("{report}");
     } else {
         print_summary(&m, &p, a.threads, load, stepping);
+        crate::brain_cli::print_summary(&brain);
     }
     Ok(())
 }

@@ -9,7 +9,9 @@ use anyhow::{Context, bail};
 use citybrain_signal as signal;
 use citybrain_sim as sim;
 use serde_json::Value;
-use signal::{Brain, EmergencyObs, LaneObs, Observation, Signal, StepOutput};
+use std::time::{Duration, Instant};
+
+use signal::{Alert, Brain, BrainConfig, Decision, EmergencyObs, LaneObs, Observation, Signal};
 use sim::{Engine, LaneObservation, RoadNetwork, TurnType};
 
 /// Adds a transition phase (right turns only, everything else red) to every signalised
@@ -143,9 +145,8 @@ fn brain_intersection(net: &RoadNetwork, id: sim::IntersectionId) -> signal::Int
     signal::Intersection { name: node.id.clone(), movements, phases, transition }
 }
 
-/// The twin driven by the brain, step by step.
-pub(crate) struct ControlledTwin {
-    pub(crate) engine: Engine,
+/// Drives the twin's lights with the brain, step by step.
+pub(crate) struct BrainDriver {
     pub(crate) brain: Brain,
     mapping: Mapping,
     readings: Vec<LaneObservation>,
@@ -153,27 +154,40 @@ pub(crate) struct ControlledTwin {
     obs: Observation,
     /// Phase last applied per brain intersection.
     applied: Vec<Option<usize>>,
+    /// Alerts raised so far.
+    pub(crate) alerts: Vec<Alert>,
+    /// Decisions taken so far (with the intersection's external id), when kept.
+    pub(crate) decisions: Option<Vec<(String, Decision)>>,
+    /// Wall-clock time spent observing and deciding.
+    pub(crate) busy: Duration,
 }
 
-impl ControlledTwin {
-    /// Puts every light of `engine` under the brain's control.
-    pub(crate) fn new(mut engine: Engine, brain: Brain, mapping: Mapping) -> Self {
-        engine.set_control_mode(sim::ControlMode::External);
+impl BrainDriver {
+    /// A brain for `engine`'s network (whose lights the caller puts under external control).
+    pub(crate) fn new(
+        engine: &Engine,
+        config: BrainConfig,
+        keep_decisions: bool,
+    ) -> Result<Self, signal::SignalError> {
+        let (net, mapping) = brain_network(engine.network());
         let n = mapping.sim_node.len();
-        ControlledTwin {
-            engine,
-            brain,
+        Ok(BrainDriver {
+            brain: Brain::new(net, config)?,
             mapping,
             readings: Vec::new(),
             advance: Vec::new(),
             obs: Observation::default(),
             applied: vec![None; n],
-        }
+            alerts: Vec::new(),
+            decisions: keep_decisions.then(Vec::new),
+            busy: Duration::ZERO,
+        })
     }
 
-    /// Observes, decides, applies the signals and advances the twin by one step.
-    pub(crate) fn step(&mut self) -> anyhow::Result<StepOutput> {
-        self.observe();
+    /// Observes, decides and applies the signals; call before every step of the twin.
+    pub(crate) fn before_step(&mut self, engine: &mut Engine) -> anyhow::Result<()> {
+        let started = Instant::now();
+        self.observe(engine);
         let out = self.brain.step(&self.obs);
         let net = self.brain.network();
         for (i, signal) in self.brain.signals().enumerate() {
@@ -188,23 +202,30 @@ impl ControlledTwin {
                 None => continue,
             };
             if self.applied[i] != Some(phase) {
-                self.engine
+                engine
                     .set_phase(self.mapping.sim_node[i], phase)
                     .context("applying a signal decision")?;
                 self.applied[i] = Some(phase);
             }
         }
-        self.engine.step();
-        Ok(out)
+        self.alerts.extend(out.alerts);
+        if let Some(kept) = self.decisions.as_mut() {
+            let names = &net.intersections;
+            kept.extend(
+                out.decisions.into_iter().map(|d| (names[d.intersection.index()].name.clone(), d)),
+            );
+        }
+        self.busy += started.elapsed();
+        Ok(())
     }
 
     /// Fills the brain's observation from the twin's detectors and emergency transponders.
-    fn observe(&mut self) {
+    fn observe(&mut self, engine: &Engine) {
         let config = self.brain.config();
-        self.engine.observe_lanes(config.near_range_m, &mut self.readings);
-        self.engine.observe_lanes(config.approach_range_m, &mut self.advance);
-        let net = self.engine.network();
-        self.obs.time_s = self.engine.time_s();
+        engine.observe_lanes(config.near_range_m, &mut self.readings);
+        engine.observe_lanes(config.approach_range_m, &mut self.advance);
+        let net = engine.network();
+        self.obs.time_s = engine.time_s();
         self.obs.lanes.clear();
         let readings = self.readings.iter().zip(&self.advance).zip(net.lanes());
         self.obs.lanes.extend(readings.map(|((r, a), lane)| LaneObs {
@@ -218,7 +239,7 @@ impl ControlledTwin {
         if self.brain.config().preemption.is_none() {
             return;
         }
-        for ev in self.engine.emergency_vehicles() {
+        for ev in engine.emergency_vehicles() {
             let Some(loc) = ev.location else { continue };
             let lane = net.lane(ev.lane);
             let on_lane = loc.drivable.index() < net.lanes().len();
