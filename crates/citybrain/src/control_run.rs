@@ -102,6 +102,8 @@ pub(crate) struct RunSummary {
     /// The same over every other vehicle.
     pub(crate) others_avg_travel_time: f64,
     pub(crate) alerts: Vec<Alert>,
+    /// Per incident: when a vehicle first stood still behind it (ground truth, for evaluation).
+    pub(crate) incident_affected_s: Vec<Option<f64>>,
     #[serde(skip)]
     pub(crate) decisions: Vec<(String, Decision)>,
     /// Wall-clock seconds spent stepping (observing, deciding and the twin's steps).
@@ -154,7 +156,8 @@ pub(crate) fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunS
     };
     let mut engine = Engine::new(scenario.network.clone(), scenario.demand.clone(), config)
         .map_err(|e| anyhow!(UsageError(e.into())))?;
-    block_lanes(&mut engine, &opts.incidents)?;
+    let blocks = block_lanes(&mut engine, &opts.incidents)?;
+    let mut affected = vec![None; blocks.len()];
     let started = Instant::now();
     let (alerts, decisions) = match &opts.control {
         None => {
@@ -171,6 +174,7 @@ pub(crate) fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunS
             for _ in 0..opts.steps {
                 driver.before_step(&mut engine)?;
                 engine.step();
+                note_affected(&engine, &blocks, &mut affected);
             }
             (driver.alerts, driver.decisions.unwrap_or_default())
         }
@@ -191,12 +195,17 @@ pub(crate) fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunS
         emergency_avg_travel_time,
         others_avg_travel_time,
         alerts,
+        incident_affected_s: affected,
         decisions,
         stepping_s,
     })
 }
 
-pub(crate) fn block_lanes(engine: &mut Engine, incidents: &[IncidentSpec]) -> anyhow::Result<()> {
+pub(crate) fn block_lanes(
+    engine: &mut Engine,
+    incidents: &[IncidentSpec],
+) -> anyhow::Result<Vec<sim::LaneBlock>> {
+    let mut blocks = Vec::new();
     for inc in incidents {
         let net = engine.network().clone();
         let road = net.road_id(&inc.road).ok_or_else(|| {
@@ -216,8 +225,34 @@ pub(crate) fn block_lanes(engine: &mut Engine, incidents: &[IncidentSpec]) -> an
         engine
             .block_lane(lane, position, inc.start_s, inc.start_s + inc.duration_s)
             .map_err(|e| UsageError(anyhow!("--incident {}: {e}", inc.road)))?;
+        blocks.push(sim::LaneBlock {
+            lane,
+            position_m: position,
+            from_s: inc.start_s,
+            until_s: inc.start_s + inc.duration_s,
+        });
     }
-    Ok(())
+    Ok(blocks)
+}
+
+/// Ground truth for evaluations (the brain never sees it): the first time a vehicle stood still
+/// behind each active blockage.
+fn note_affected(engine: &Engine, blocks: &[sim::LaneBlock], affected: &mut [Option<f64>]) {
+    let now = engine.time_s();
+    for (b, first) in blocks.iter().zip(affected.iter_mut()) {
+        if first.is_some() || now < b.from_s || now >= b.until_s {
+            continue;
+        }
+        let drivable = engine.network().lane_drivable(b.lane);
+        let stopped = engine.vehicles_on(drivable).any(|id| {
+            engine
+                .vehicle(id)
+                .is_some_and(|v| v.speed_mps < 0.1 && v.location.distance_m <= b.position_m)
+        });
+        if stopped {
+            *first = Some(now);
+        }
+    }
 }
 
 /// (emergency count, their CityFlow-style average travel time, everyone else's).

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench_control;
+mod bench_incidents;
 mod brain_cli;
 mod control;
 mod control_run;
@@ -40,6 +41,8 @@ enum Command {
 enum BenchCommand {
     /// Every signal controller on every scenario: Markdown tables, a CSV and an SVG chart.
     Control(bench_control::BenchControlArgs),
+    /// Random blocked lanes: how many the brain reports within a minute; false alarms.
+    Incidents(bench_incidents::BenchIncidentsArgs),
 }
 
 /// An error caused by the user's input; the process exits with code 2.
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => sim::run(args),
         Command::Gen(cmd) => generate::run(cmd),
         Command::Bench(BenchCommand::Control(args)) => bench_control::bench(&args),
+        Command::Bench(BenchCommand::Incidents(args)) => bench_incidents::bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,6 +21,9 @@ use crate::observe::{LaneObs, Observation};
 pub struct IncidentParams {
     /// Seconds of usable green without any discharge before an alert.
     pub stuck_s: f64,
+    /// The same for lanes whose movements are green in every phase (right turns): they yield
+    /// to other traffic, so a pause in their discharge means less.
+    pub permissive_stuck_s: f64,
     /// Seconds of a queue away from the stop line before an alert.
     pub detached_s: f64,
     /// Occupancy (0–1) of a downstream lane at which it counts as full.
@@ -34,8 +37,9 @@ pub struct IncidentParams {
 impl Default for IncidentParams {
     fn default() -> Self {
         IncidentParams {
-            stuck_s: 20.0,
-            detached_s: 15.0,
+            stuck_s: 15.0,
+            permissive_stuck_s: 45.0,
+            detached_s: 10.0,
             full_occupancy: 0.7,
             jam_spacing_m: 7.5,
             high_halted: 8,
@@ -57,6 +61,8 @@ pub struct IncidentDetector {
     params: IncidentParams,
     /// For each lane, the (intersection, movement) pairs it feeds.
     feeds: Vec<Vec<(IntersectionId, usize)>>,
+    /// Lanes whose every movement is green in every green phase (or that feed no signal).
+    permissive: Vec<bool>,
     lanes: Vec<LaneWatch>,
     last_s: Option<f64>,
 }
@@ -72,10 +78,20 @@ impl IncidentDetector {
                 }
             }
         }
+        let permissive = feeds
+            .iter()
+            .map(|f| {
+                f.iter().all(|&(n, m): &(IntersectionId, usize)| {
+                    let node = &net.intersections[n.index()];
+                    node.green_phases().all(|p| node.serves(p, m))
+                })
+            })
+            .collect();
         IncidentDetector {
             params,
             lanes: vec![LaneWatch::default(); net.lanes.len()],
             feeds,
+            permissive,
             last_s: None,
         }
     }
@@ -107,7 +123,12 @@ impl IncidentDetector {
                 w.stuck_s += dt;
             }
             w.detached_s = if o.near_stop_line == 0 { w.detached_s + dt } else { 0.0 };
-            let rule = if w.stuck_s >= self.params.stuck_s {
+            let stuck_limit = if self.permissive[i] {
+                self.params.permissive_stuck_s
+            } else {
+                self.params.stuck_s
+            };
+            let rule = if w.stuck_s >= stuck_limit {
                 Some(("no_discharge_on_green", w.stuck_s))
             } else if w.detached_s >= self.params.detached_s {
                 Some(("detached_queue", w.detached_s))
