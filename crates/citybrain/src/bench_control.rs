@@ -64,7 +64,13 @@ pub(crate) fn configurations(emergency: bool) -> Vec<(String, RunOptions)> {
             ));
         }
     }
-    out.push(("adaptive".into(), with(ControllerKind::Adaptive, &|c| tune(&mut c.adaptive))));
+    out.push((
+        "adaptive".into(),
+        with(ControllerKind::Adaptive, &|c| {
+            tune(&mut c.adaptive);
+            c.yellow_s = c.adaptive.min_transition_s;
+        }),
+    ));
     if emergency {
         let mut o = with(ControllerKind::Adaptive, &|_| {});
         o.preemption = true;
@@ -386,6 +392,10 @@ fn tune(p: &mut citybrain_signal::AdaptiveParams) {
             "far" => p.far_weight = v,
             "app" => p.approach_weight = v,
             "age" => p.age_weight = v,
+            "room" => p.room_m = v,
+            "rate" => p.service_rate_vps = v,
+            "protect" => p.protect_max_red = v > 0.0,
+            "trans" => p.min_transition_s = v,
             "gfar" => p.green_far_weight = v,
             "plan" => p.plan_green_s = v,
             "out" => p.out_weight = v,

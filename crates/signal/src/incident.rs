@@ -109,17 +109,20 @@ impl IncidentDetector {
         for i in 0..net.lanes.len() {
             let lane = LaneId(i as u32);
             let o = obs.lane(lane);
-            let usable = self.usable_green(net, obs, signals, lane);
-            let w = &mut self.lanes[i];
-            let progress = o.vehicles < w.prev.vehicles || o.halted < w.prev.halted;
-            w.prev = o;
+            let prev = self.lanes[i].prev;
             if o.halted == 0 {
-                *w = LaneWatch { prev: o, ..LaneWatch::default() };
+                self.lanes[i] = LaneWatch { prev: o, ..LaneWatch::default() };
                 continue;
             }
+            let progress = o.vehicles < prev.vehicles || o.halted < prev.halted;
+            // Only a queue at the stop line that did not move needs the (costlier) signal check.
+            let stalled =
+                !progress && o.near_stop_line > 0 && self.usable_green(net, obs, signals, lane);
+            let w = &mut self.lanes[i];
+            w.prev = o;
             if progress {
                 w.stuck_s = 0.0;
-            } else if usable && o.near_stop_line > 0 {
+            } else if stalled {
                 w.stuck_s += dt;
             }
             w.detached_s = if o.near_stop_line == 0 { w.detached_s + dt } else { 0.0 };

