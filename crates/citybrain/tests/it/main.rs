@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, reason = "test helpers too: a failed unwrap is a failed test")]
 
 mod bad_input;
+mod control_cli;
+mod control_quality;
 mod gen_cli;
 mod sim_cli;
 

@@ -14,6 +14,7 @@
 //! further upstream, scaled down when its outgoing lanes are filling up (a green into a full road
 //! is wasted). Movements green in every phase (right turns in the shared roadnets) are ignored.
 
+pub use super::adaptive_params::AdaptiveParams;
 use super::deadline::{self, Timings};
 use super::{Controller, Ctx};
 use crate::SignalError;
@@ -21,108 +22,12 @@ use crate::decision::{Choice, Rule};
 use crate::network::{IntersectionId, Network, PhaseIdx};
 use crate::timing::{EPS, SignalState};
 
-/// Tuning of the adaptive controller.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AdaptiveParams {
-    /// Shortest transition between different greens, seconds (real signals need one).
-    pub min_transition_s: f64,
-    /// Shortest green, seconds.
-    pub min_green_s: f64,
-    /// Longest green when other phases have demand, seconds.
-    pub max_green_s: f64,
-    /// Longest a movement with vehicles may wait on red, seconds.
-    pub max_red_s: f64,
-    /// Green assumed per phase when planning how to serve every waiting movement before its
-    /// longest red (at least the minimum green; longer plans act earlier with fuller greens).
-    pub plan_green_s: f64,
-    /// Weight of a moving vehicle within detector range of the stop line (a queued one counts 1).
-    pub near_weight: f64,
-    /// Growth of a waiting movement's demand per second it has waited (0.02: a queue that has
-    /// waited 50 s counts double).
-    pub age_weight: f64,
-    /// Weight of a moving vehicle within advance-detector range (beyond the stop-line zone).
-    pub approach_weight: f64,
-    /// Weight of a moving vehicle further upstream.
-    pub far_weight: f64,
-    /// Weight of a moving vehicle further upstream on a lane that has green (it is likely in
-    /// the platoon the green is discharging).
-    pub green_far_weight: f64,
-    /// Extra demand (vehicles) another phase needs to pre-empt a green that still has demand.
-    pub switch_margin: f64,
-    /// Ratio by which another phase's demand must exceed the current green's.
-    pub switch_ratio: f64,
-    /// Weight of the mean queue on a movement's outgoing lanes, subtracted from its demand
-    /// (as max-pressure does: serving into a queue moves the queue, not the traffic).
-    pub out_weight: f64,
-    /// Outgoing-lane occupancy (0–1) at which a movement counts as blocked.
-    pub spill_occupancy: f64,
-    /// Room (metres) before a downstream queue reaches its lane's entrance below which a
-    /// movement counts as progressively blocked (0: judge by vehicle count instead).
-    pub room_m: f64,
-    /// A green given at a movement's longest red ends only by gap-out, maximum green or another
-    /// longest red, not by the pressure rule.
-    pub protect_max_red: bool,
-    /// Saturation flow of one lane, vehicles per second; when positive, phases are compared by
-    /// vehicles served per second (a phase to start pays the transition) instead of by demand.
-    pub service_rate_vps: f64,
-    /// Road length per vehicle in a jam, metres (capacity of a lane = length / spacing).
-    pub jam_spacing_m: f64,
-}
-
-impl Default for AdaptiveParams {
-    fn default() -> Self {
-        AdaptiveParams {
-            min_transition_s: 5.0,
-            min_green_s: 5.0,
-            max_green_s: 60.0,
-            max_red_s: 180.0,
-            plan_green_s: 10.0,
-            near_weight: 1.0,
-            age_weight: 0.0,
-            approach_weight: 0.5,
-            far_weight: 0.2,
-            green_far_weight: 1.0,
-            switch_margin: 2.0,
-            switch_ratio: 1.5,
-            out_weight: 0.0,
-            spill_occupancy: 1.0,
-            jam_spacing_m: 7.5,
-            service_rate_vps: 0.0,
-            protect_max_red: false,
-            room_m: 0.0,
-        }
-    }
-}
-
-impl AdaptiveParams {
-    pub(crate) fn validate(&self) -> Result<(), SignalError> {
-        let err = |m: String| Err(SignalError::Param(m));
-        let times = [self.min_transition_s, self.min_green_s, self.max_green_s, self.max_red_s];
-        if times.iter().any(|t| !t.is_finite() || *t < 0.0) {
-            return err("adaptive times must be finite and >= 0 s".into());
-        }
-        if self.min_transition_s < 5.0 && std::env::var("CB_UNSAFE").is_err() {
-            return err("adaptive transitions must last at least 5 s".into());
-        }
-        if self.max_green_s < self.min_green_s {
-            return err("adaptive max green must be >= min green".into());
-        }
-        if !(self.jam_spacing_m > 0.0 && self.spill_occupancy > 0.0) {
-            return err("adaptive jam spacing and spill occupancy must be > 0".into());
-        }
-        Ok(())
-    }
-}
-
 /// Per-intersection memory of the controller.
 struct NodeMemory {
     /// Movements that are green in every green phase (never wait, never scored).
     free: Vec<bool>,
     /// Since when each movement has had vehicles waiting on red.
     waiting_since: Vec<Option<f64>>,
-    /// The current green was given to movements at their longest red: it is not cut short by
-    /// the pressure rule (serving two of their vehicles and leaving would only repeat it).
-    protected: bool,
 }
 
 /// Step length assumed for the longest-red guarantee, seconds.
@@ -159,18 +64,15 @@ impl Adaptive {
                     p.max_red_s, n.name
                 )));
             }
-            nodes.push(NodeMemory {
-                waiting_since: vec![None; n.movements.len()],
-                protected: false,
-                free,
-            });
+            nodes.push(NodeMemory { waiting_since: vec![None; n.movements.len()], free });
         }
         Ok(Adaptive { p, timings, nodes })
     }
 
-    /// A movement's (queued, moving near the stop line, moving further upstream) vehicles, and
-    /// the factor by which its outgoing lanes' occupancy discounts them.
-    fn movement_counts(&self, ctx: &Ctx<'_>, node: IntersectionId, m: usize) -> [f64; 6] {
+    /// A movement's (queued, moving near the stop line, moving within advance-detector range,
+    /// moving further upstream) vehicles, and the factor by which its outgoing lanes'
+    /// occupancy discounts them.
+    fn movement_counts(&self, ctx: &Ctx<'_>, node: IntersectionId, m: usize) -> [f64; 5] {
         let mv = &ctx.net.intersections[node.index()].movements[m];
         let (mut queued, mut near, mut coming, mut far) = (0.0, 0.0, 0.0, 0.0);
         for &l in &mv.in_lanes {
@@ -185,12 +87,7 @@ impl Adaptive {
             coming += f64::from(coming_moving);
             far += f64::from(moving - near_moving - coming_moving);
         }
-        let out_queue = if mv.out_lanes.is_empty() {
-            0.0
-        } else {
-            f64::from(ctx.obs.halted(&mv.out_lanes)) / mv.out_lanes.len() as f64
-        };
-        [queued, near, coming, far, self.outflow_factor(ctx, &mv.out_lanes), out_queue]
+        [queued, near, coming, far, self.outflow_factor(ctx, &mv.out_lanes)]
     }
 
     /// 1 when the outgoing lanes are empty, falling to 0 as they fill to `spill_occupancy`.
@@ -204,21 +101,7 @@ impl Adaptive {
             capacity += ctx.net.lanes[l.index()].length_m / self.p.jam_spacing_m;
         }
         let occupancy = vehicles / capacity.max(1.0);
-        let by_count = (1.0 - occupancy / self.p.spill_occupancy).clamp(0.0, 1.0);
-        if self.p.room_m <= 0.0 {
-            return by_count;
-        }
-        // Room left before the queue on each outgoing lane reaches its entrance.
-        let by_queue = out
-            .iter()
-            .map(|&l| {
-                let length = ctx.net.lanes[l.index()].length_m;
-                let queue = f64::from(ctx.obs.lane(l).halted) * self.p.jam_spacing_m;
-                ((length - queue) / self.p.room_m).clamp(0.0, 1.0)
-            })
-            .sum::<f64>()
-            / out.len() as f64;
-        by_queue
+        (1.0 - occupancy / self.p.spill_occupancy).clamp(0.0, 1.0)
     }
 
     /// Every green phase's (phase, demand to start it, demand to hold it, vehicles an extension
@@ -232,41 +115,26 @@ impl Adaptive {
                 if mem.free[m] {
                     return [0.0; 3];
                 }
-                let [q, near, coming, far, f, out] = self.movement_counts(ctx, node, m);
-                let out = p.out_weight * out;
-                // Vehicles that have waited long count more: demand grows with waiting time.
-                let age = mem.waiting_since[m].map_or(0.0, |s| ctx.now_s - s);
-                let aged = (q + p.near_weight * near) * (1.0 + p.age_weight * age);
+                let [q, near, coming, far, f] = self.movement_counts(ctx, node, m);
                 [
-                    (aged + p.approach_weight * coming + p.far_weight * far) * f - out,
-                    (q + near + p.green_far_weight * (coming + far)) * f - out,
+                    (q + p.near_weight * near + p.approach_weight * coming + p.far_weight * far)
+                        * f,
+                    (q + near + p.green_far_weight * (coming + far)) * f,
                     (q + near) * f,
                 ]
             })
             .collect();
-        let rate = p.service_rate_vps;
-        let transition = self.timings.transition_s;
         ctx.plans[node.index()]
             .greens
             .iter()
             .map(|&ph| {
                 let mut sum = [0.0; 3];
-                let (mut longest, mut lanes) = (0.0f64, 0.0);
                 for &m in &n.phases[ph].movements {
-                    for k in 0..3 {
-                        sum[k] += per_movement[m][k];
+                    for (total, value) in sum.iter_mut().zip(per_movement[m]) {
+                        *total += value;
                     }
-                    longest = longest.max(per_movement[m][0]);
-                    lanes += (per_movement[m][1] / 2.0).clamp(0.0, 1.0);
                 }
-                if rate > 0.0 {
-                    // Vehicles served per second: starting this phase (its queues cleared in
-                    // parallel after a transition), or keeping it (lanes still discharging).
-                    let start = sum[0] / (transition + longest / rate);
-                    (ph, start, rate * lanes, sum[2])
-                } else {
-                    (ph, sum[0], sum[1], sum[2])
-                }
+                (ph, sum[0], sum[1], sum[2])
             })
             .collect()
     }
@@ -326,9 +194,7 @@ impl Controller for Adaptive {
                     Some((other, Rule::AdaptiveMaxGreen))
                 } else if cur.3 <= EPS {
                     Some((other, Rule::AdaptiveGapOut))
-                } else if !(self.p.protect_max_red && self.nodes[node.index()].protected)
-                    && demand > cur.2 * self.p.switch_ratio + self.p.switch_margin
-                {
+                } else if demand > cur.2 * self.p.switch_ratio + self.p.switch_margin {
                     Some((other, Rule::AdaptivePressure))
                 } else {
                     None
@@ -372,9 +238,6 @@ impl Controller for Adaptive {
             ),
         };
         if ok {
-            if wish.is_some() {
-                self.nodes[node.index()].protected = false;
-            }
             return wish.map(|(phase, rule)| explain(phase, rule, detail));
         }
         let (_, first) = deadline::feasible(
@@ -389,7 +252,6 @@ impl Controller for Adaptive {
         let phase = first.filter(|&p| p != current)?;
         let oldest = mem.waiting_since.iter().filter_map(|s| *s).fold(ctx.now_s, f64::min);
         let detail = format!("{detail}; a movement has waited {:.0} s", ctx.now_s - oldest);
-        self.nodes[node.index()].protected = true;
         Some(explain(phase, Rule::AdaptiveMaxRed, detail))
     }
 }

@@ -6,6 +6,7 @@
 //! [`crate::Brain`] owns the signal state machines and inserts transitions.
 
 mod adaptive;
+mod adaptive_params;
 mod deadline;
 mod fixed;
 mod max_pressure;
@@ -124,10 +125,7 @@ impl ControlConfig {
                 "--yellow ({} s) must be shorter than --action-interval ({} s)",
                 self.yellow_s, self.action_interval_s
             )),
-            ControllerKind::Adaptive
-                if self.yellow_s < self.adaptive.min_transition_s.min(5.0)
-                    && std::env::var("CB_UNSAFE").is_err() =>
-            {
+            ControllerKind::Adaptive if self.yellow_s < self.adaptive.min_transition_s => {
                 err(format!(
                     "adaptive control needs a transition of at least {} s between greens, got --yellow {}",
                     self.adaptive.min_transition_s, self.yellow_s
