@@ -64,13 +64,7 @@ pub(crate) fn configurations(emergency: bool) -> Vec<(String, RunOptions)> {
             ));
         }
     }
-    out.push((
-        "adaptive".into(),
-        with(ControllerKind::Adaptive, &|c| {
-            tune(&mut c.adaptive);
-            c.yellow_s = c.adaptive.min_transition_s;
-        }),
-    ));
+    out.push(("adaptive".into(), with(ControllerKind::Adaptive, &|_| {})));
     if emergency {
         let mut o = with(ControllerKind::Adaptive, &|_| {});
         o.preemption = true;
@@ -196,21 +190,11 @@ pub(crate) fn bench(args: &BenchControlArgs) -> anyhow::Result<()> {
             let mut opts = configs[k].1.clone();
             opts.steps = args.steps;
             opts.emergency_every_s = args.emergency_every;
-            opts.keep_decisions = std::env::var("CB_DEBUG").is_ok();
             run(&scenarios[c], &opts)
                 .with_context(|| format!("{} under {}", labels[c], configs[k].0))
         })
         .collect::<anyhow::Result<_>>()?;
     let get = |c: usize, k: usize| &results[c * configs.len() + k];
-    if std::env::var("CB_DEBUG").is_ok() {
-        for (j, r) in results.iter().enumerate() {
-            let mut counts = std::collections::BTreeMap::new();
-            for (_, d) in &r.decisions {
-                *counts.entry(d.choice.rule.as_str()).or_insert(0) += 1;
-            }
-            eprintln!("{} {}: {counts:?}", labels[jobs[j].0], configs[jobs[j].1].0);
-        }
-    }
     let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
     let names: Vec<&str> = configs.iter().map(|c| c.0.as_str()).collect();
     println!(
@@ -376,27 +360,4 @@ fn chart(cases: &[&str], names: &[&str], value: impl Fn(usize, usize) -> f64) ->
     }
     s.push_str("</svg>\n");
     s
-}
-
-/// TEMPORARY tuning hook: CB_ADAPT="key=value,..." overrides adaptive parameters.
-fn tune(p: &mut citybrain_signal::AdaptiveParams) {
-    let Ok(spec) = std::env::var("CB_ADAPT") else { return };
-    for kv in spec.split(',').filter(|s| !s.is_empty()) {
-        let (k, v) = kv.split_once('=').expect("k=v");
-        let v: f64 = v.parse().expect("number");
-        match k {
-            "min_green" => p.min_green_s = v,
-            "max_green" => p.max_green_s = v,
-            "max_red" => p.max_red_s = v,
-            "near" => p.near_weight = v,
-            "far" => p.far_weight = v,
-            "app" => p.approach_weight = v,
-            "gfar" => p.green_far_weight = v,
-            "plan" => p.plan_green_s = v,
-            "margin" => p.switch_margin = v,
-            "ratio" => p.switch_ratio = v,
-            "spill" => p.spill_occupancy = v,
-            _ => panic!("unknown {k}"),
-        }
-    }
 }

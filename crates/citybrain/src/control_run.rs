@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow};
 use citybrain_signal as signal;
 use citybrain_sim as sim;
 use serde::Serialize;
-use signal::{Alert, BrainConfig, ControlConfig, ControllerKind, Decision, PreemptParams};
+use signal::{Alert, BrainConfig, ControlConfig, ControllerKind, PreemptParams};
 use sim::{Engine, EngineConfig, Scenario};
 
 use crate::UsageError;
@@ -69,7 +69,6 @@ pub(crate) struct RunOptions {
     pub(crate) preemption: bool,
     pub(crate) incidents: Vec<IncidentSpec>,
     pub(crate) steps: u64,
-    pub(crate) keep_decisions: bool,
 }
 
 impl RunOptions {
@@ -81,7 +80,6 @@ impl RunOptions {
             preemption: false,
             incidents: Vec::new(),
             steps: 3600,
-            keep_decisions: false,
         }
     }
 
@@ -104,8 +102,6 @@ pub(crate) struct RunSummary {
     pub(crate) alerts: Vec<Alert>,
     /// Per incident: when a vehicle first stood still behind it (ground truth, for evaluation).
     pub(crate) incident_affected_s: Vec<Option<f64>>,
-    #[serde(skip)]
-    pub(crate) decisions: Vec<(String, Decision)>,
     /// Wall-clock seconds spent stepping (observing, deciding and the twin's steps).
     pub(crate) stepping_s: f64,
 }
@@ -159,34 +155,26 @@ pub(crate) fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunS
     let blocks = block_lanes(&mut engine, &opts.incidents)?;
     let mut affected = vec![None; blocks.len()];
     let started = Instant::now();
-    let (alerts, decisions) = match &opts.control {
+    let alerts = match &opts.control {
         None => {
             engine.run(opts.steps);
-            (Vec::new(), Vec::new())
+            Vec::new()
         }
         Some(control) => {
             let mut config = BrainConfig::new(control.clone());
             config.preemption = opts.preemption.then(PreemptParams::default);
-            tuning_overrides(&mut config);
             engine.set_control_mode(sim::ControlMode::External);
-            let mut driver = BrainDriver::new(&engine, config, opts.keep_decisions)
+            let mut driver = BrainDriver::new(&engine, config, false)
                 .map_err(|e| anyhow!(UsageError(e.into())))?;
             for _ in 0..opts.steps {
                 driver.before_step(&mut engine)?;
                 engine.step();
                 note_affected(&engine, &blocks, &mut affected);
             }
-            (driver.alerts, driver.decisions.unwrap_or_default())
+            driver.alerts
         }
     };
     let stepping_s = started.elapsed().as_secs_f64();
-    if let Ok(path) = std::env::var("CB_DUMP") {
-        let mut out = String::new();
-        for r in engine.vehicle_records() {
-            out.push_str(&format!("{},{},{}\n", r.flow.0, r.created_s, r.exited_s.unwrap_or(-1.0)));
-        }
-        std::fs::write(path, out).expect("dump");
-    }
     let (emergency_count, emergency_avg_travel_time, others_avg_travel_time) =
         split_travel_times(&engine);
     Ok(RunSummary {
@@ -196,7 +184,6 @@ pub(crate) fn run(scenario: &Scenario, opts: &RunOptions) -> anyhow::Result<RunS
         others_avg_travel_time,
         alerts,
         incident_affected_s: affected,
-        decisions,
         stepping_s,
     })
 }
@@ -268,14 +255,4 @@ pub(crate) fn split_travel_times(engine: &Engine) -> (u64, Option<f64>, f64) {
     let avg = |(n, s): (u64, f64)| if n == 0 { 0.0 } else { s / n as f64 };
     let ev_avg = (ev.0 > 0).then(|| avg(ev));
     (ev.0, ev_avg, avg(others))
-}
-
-/// TEMPORARY tuning hook: CB_RANGE / CB_ARANGE override the detector ranges.
-fn tuning_overrides(config: &mut BrainConfig) {
-    if let Ok(r) = std::env::var("CB_RANGE") {
-        config.near_range_m = r.parse().expect("CB_RANGE metres");
-    }
-    if let Ok(r) = std::env::var("CB_ARANGE") {
-        config.approach_range_m = r.parse().expect("CB_ARANGE metres");
-    }
 }

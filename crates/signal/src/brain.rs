@@ -67,6 +67,11 @@ pub struct Brain {
     states: Vec<SignalState>,
     /// Emergency vehicle each intersection is preempted for.
     preempted: Vec<Option<u64>>,
+    /// When each intersection's current preemption started.
+    preempted_since: Vec<f64>,
+    /// The emergency vehicle whose preemption ran out at each intersection: it is not granted
+    /// there again (a vehicle stuck in a jam must not starve every other approach).
+    expired: Vec<Option<u64>>,
     /// Signals shown during the last step (what the latest observation resulted from).
     shown: Vec<Option<Signal>>,
     congestion: CongestionTracker,
@@ -90,6 +95,8 @@ impl Brain {
             controller: control::build(&config.control, &net)?,
             states: vec![SignalState::Start; n],
             preempted: vec![None; n],
+            preempted_since: vec![0.0; n],
+            expired: vec![None; n],
             shown: vec![None; n],
             congestion: CongestionTracker::new(&net, config.congestion.clone()),
             incidents: IncidentDetector::new(&net, config.incident.clone()),
@@ -147,6 +154,9 @@ impl Brain {
                 Some(v) => changed || self.preempted[node.index()] != Some(v),
                 None => true,
             };
+            if preempt_for.is_some() && self.preempted[node.index()] != preempt_for {
+                self.preempted_since[node.index()] = now_s;
+            }
             if choice.rule == Rule::PreemptEnd || preempt_for.is_some() {
                 self.preempted[node.index()] = preempt_for;
             }
@@ -187,9 +197,19 @@ impl Brain {
         };
         self.controller.begin_step(&ctx);
         let mut choices = Vec::new();
+        let max_hold_s = self.config.preemption.as_ref().map_or(0.0, |p| p.max_hold_s);
         for i in 0..self.net.intersections.len() {
             let node = IntersectionId(i as u32);
-            if let Some(req) = requests.iter().find(|r| r.node == node) {
+            let held_too_long = |v: u64| {
+                self.preempted[i] == Some(v) && obs.time_s - self.preempted_since[i] >= max_hold_s
+            };
+            let request =
+                requests.iter().find(|r| r.node == node && self.expired[i] != Some(r.vehicle));
+            if let Some(req) = request.filter(|r| held_too_long(r.vehicle)) {
+                self.expired[i] = Some(req.vehicle);
+            }
+            let request = request.filter(|r| self.expired[i] != Some(r.vehicle));
+            if let Some(req) = request {
                 let mut choice = Choice::bare(req.phase, Rule::Preempt);
                 choice.detail = req.detail.clone();
                 choices.push((node, choice, Some(req.vehicle)));
@@ -198,7 +218,11 @@ impl Brain {
             if let Some(v) = self.preempted[i] {
                 let phase = self.states[i].target().unwrap_or(self.plans[i].greens[0]);
                 let mut choice = Choice::bare(phase, Rule::PreemptEnd);
-                choice.detail = format!("emergency vehicle {v} has passed");
+                choice.detail = if self.expired[i] == Some(v) {
+                    format!("emergency vehicle {v} held the green {max_hold_s:.0} s; released")
+                } else {
+                    format!("emergency vehicle {v} has passed")
+                };
                 choices.push((node, choice, None));
                 continue;
             }

@@ -20,11 +20,15 @@ pub struct PreemptParams {
     pub lead_s: f64,
     /// Seconds to discharge one queued vehicle ahead of the emergency vehicle.
     pub headway_s: f64,
+    /// Longest an intersection holds a green for one emergency vehicle, seconds; then it
+    /// returns to normal control for good (the vehicle is stuck in traffic the green cannot
+    /// clear, and holding longer would starve the other approaches).
+    pub max_hold_s: f64,
 }
 
 impl Default for PreemptParams {
     fn default() -> Self {
-        PreemptParams { lead_s: 6.0, headway_s: 2.5 }
+        PreemptParams { lead_s: 6.0, headway_s: 2.5, max_hold_s: 40.0 }
     }
 }
 

@@ -101,7 +101,9 @@ impl Adaptive {
             capacity += ctx.net.lanes[l.index()].length_m / self.p.jam_spacing_m;
         }
         let occupancy = vehicles / capacity.max(1.0);
-        (1.0 - occupancy / self.p.spill_occupancy).clamp(0.0, 1.0)
+        // Never quite zero: a green into a full road still lets it drain as the road moves,
+        // and a controller that sees no demand anywhere would stop switching (gridlock).
+        (1.0 - occupancy / self.p.spill_occupancy).clamp(0.05, 1.0)
     }
 
     /// Every green phase's (phase, demand to start it, demand to hold it, vehicles an extension

@@ -68,9 +68,6 @@ pub(crate) fn feasible(
         if served[m] {
             continue;
         }
-        if since + t.max_red_s < start_s {
-            return (false, first_phase);
-        }
         // Prefer the phase serving the oldest waiting movements: comparing their waiting
         // times oldest first keeps the plan for older movements unchanged when newer ones
         // start waiting, which is what makes the guarantee hold step after step.
@@ -97,9 +94,64 @@ pub(crate) fn feasible(
             older(&ages(a), &ages(b)).then(demand(a).total_cmp(&demand(b))).then(b.cmp(&a))
         });
         let Some(phase) = phase else { continue };
+        // The first phase is known even when a deadline is already missed (after emergency
+        // preemption): the controller then serves the oldest movement first.
         first_phase.get_or_insert(phase);
+        if since + t.max_red_s < start_s {
+            return (false, first_phase);
+        }
         serve(phase, &mut served);
         start_s += t.min_green_s + t.transition_s;
     }
     (true, first_phase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::{Intersection, Movement, Phase, RoadId, Turn};
+
+    /// Two movements, each served by its own phase.
+    fn node() -> Intersection {
+        let movement = |to| Movement {
+            from_road: RoadId(0),
+            to_road: RoadId(to),
+            turn: Turn::Straight,
+            in_lanes: Vec::new(),
+            out_lanes: Vec::new(),
+        };
+        Intersection {
+            name: "n".into(),
+            movements: vec![movement(1), movement(2)],
+            phases: vec![Phase { movements: vec![0] }, Phase { movements: vec![1] }],
+            transition: None,
+        }
+    }
+
+    const T: Timings = Timings { min_green_s: 10.0, transition_s: 5.0, max_red_s: 60.0 };
+
+    #[test]
+    fn a_slack_schedule_is_feasible_and_starts_with_the_oldest() {
+        let (ok, first) =
+            feasible(&node(), &[0, 1], &[Some(5.0), Some(0.0)], |_| 0.0, T, 10.0, None);
+        assert!(ok);
+        assert_eq!(first, Some(1));
+    }
+
+    #[test]
+    fn a_missed_deadline_still_names_the_phase_to_serve_first() {
+        // Movement 1 has waited 100 s, past its 60 s deadline (as after a long preemption).
+        let (ok, first) = feasible(&node(), &[0, 1], &[None, Some(0.0)], |_| 0.0, T, 100.0, None);
+        assert!(!ok);
+        assert_eq!(first, Some(1), "the controller must still know what to serve");
+    }
+
+    #[test]
+    fn serving_another_phase_first_can_break_a_tight_deadline() {
+        let waiting = [None, Some(0.0)];
+        let (ok, _) = feasible(&node(), &[0, 1], &waiting, |_| 0.0, T, 50.0, Some(0));
+        assert!(!ok, "movement 1 would start at 65 s, past 60 s");
+        let (ok, _) = feasible(&node(), &[0, 1], &waiting, |_| 0.0, T, 50.0, None);
+        assert!(ok);
+    }
 }
