@@ -16,8 +16,8 @@ pub(crate) struct BenchControlArgs {
     /// A scenario directory: its roadnet.json and every flow*.json in it are run (repeatable).
     #[arg(long = "scenario")]
     scenarios: Vec<PathBuf>,
-    /// A generated grid `ROWSxCOLS:ROAD_M:VEHICLES_PER_HOUR:SEED`, e.g. `3x3:400:2500:7`
-    /// (repeatable): scenarios no controller was tuned on.
+    /// A generated grid `ROWSxCOLS:ROAD_M:VEHICLES_PER_HOUR:SEED[:LANES]`, e.g.
+    /// `3x3:400:2500:7` (repeatable): scenarios no controller was tuned on.
     #[arg(long = "grid")]
     grids: Vec<GridArg>,
     /// Simulated seconds per run.
@@ -90,11 +90,16 @@ impl std::str::FromStr for GridArg {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || {
             format!(
-                "bad grid `{s}`: expected ROWSxCOLS:ROAD_M:VEHICLES_PER_HOUR:SEED, e.g. 3x3:400:2500:7"
+                "bad grid `{s}`: expected ROWSxCOLS:ROAD_M:VEHICLES_PER_HOUR:SEED[:LANES], \
+                 e.g. 3x3:400:2500:7"
             )
         };
         let parts: Vec<&str> = s.split(':').collect();
-        let [size, len, vph, seed] = parts[..] else { return Err(bad()) };
+        let (size, len, vph, seed, lanes) = match parts[..] {
+            [a, b, c, d] => (a, b, c, d, "3"),
+            [a, b, c, d, e] => (a, b, c, d, e),
+            _ => return Err(bad()),
+        };
         let (rows, cols) = size.split_once('x').ok_or_else(bad)?;
         let spec = citybrain_sim::generate::GridSpec {
             rows: rows.parse().map_err(|_| bad())?,
@@ -102,10 +107,11 @@ impl std::str::FromStr for GridArg {
             road_length_m: len.parse().map_err(|_| bad())?,
             vehicles_per_hour: vph.parse().map_err(|_| bad())?,
             seed: seed.parse().map_err(|_| bad())?,
-            ..Default::default()
+            lanes: lanes.parse().map_err(|_| bad())?,
         };
         if spec.rows == 0
             || spec.cols == 0
+            || spec.lanes == 0
             || spec.road_length_m.is_nan()
             || spec.road_length_m < 50.0
             || spec.vehicles_per_hour == 0
@@ -172,8 +178,9 @@ pub(crate) fn bench(args: &BenchControlArgs) -> anyhow::Result<()> {
     for g in &args.grids {
         let (roadnet, flow) = citybrain_sim::generate::grid(&g.0);
         let s = &g.0;
+        let lanes = if s.lanes == 3 { String::new() } else { format!("-{}lanes", s.lanes) };
         let label = format!(
-            "grid{}x{}-{}m-{}vph-s{}",
+            "grid{}x{}-{}m-{}vph-s{}{lanes}",
             s.rows, s.cols, s.road_length_m, s.vehicles_per_hour, s.seed
         );
         scenarios.push(parse(&roadnet.to_string(), &label, &flow.to_string(), &label, true)?);

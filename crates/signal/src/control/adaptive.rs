@@ -28,6 +28,10 @@ struct NodeMemory {
     free: Vec<bool>,
     /// Since when each movement has had vehicles waiting on red.
     waiting_since: Vec<Option<f64>>,
+    /// Each movement's (vehicles, halted) on its incoming lanes at the last step.
+    last: Vec<(u32, u32)>,
+    /// When each movement last showed progress (a vehicle left or started) or had no queue.
+    progress_s: Vec<f64>,
 }
 
 /// Step length assumed for the longest-red guarantee, seconds.
@@ -64,7 +68,12 @@ impl Adaptive {
                     p.max_red_s, n.name
                 )));
             }
-            nodes.push(NodeMemory { waiting_since: vec![None; n.movements.len()], free });
+            nodes.push(NodeMemory {
+                waiting_since: vec![None; n.movements.len()],
+                last: vec![(0, 0); n.movements.len()],
+                progress_s: vec![0.0; n.movements.len()],
+                free,
+            });
         }
         Ok(Adaptive { p, timings, nodes })
     }
@@ -112,12 +121,23 @@ impl Adaptive {
         let n = &ctx.net.intersections[node.index()];
         let mem = &self.nodes[node.index()];
         let p = &self.p;
+        // A green movement whose queue has not moved for a while is blocked (its lane's first
+        // vehicle wants a red movement, or the exit is jammed): holding green for it is useless.
+        let state = ctx.states[node.index()];
+        let stalled = |m: usize| {
+            state.green().is_some_and(|g| n.serves(g, m))
+                && state.green_elapsed(ctx.now_s) >= p.stall_s
+                && ctx.now_s - mem.progress_s[m] >= p.stall_s
+        };
         let per_movement: Vec<[f64; 3]> = (0..n.movements.len())
             .map(|m| {
                 if mem.free[m] {
                     return [0.0; 3];
                 }
                 let [q, near, coming, far, f] = self.movement_counts(ctx, node, m);
+                if p.stall_s > 0.0 && stalled(m) {
+                    return [0.0; 3];
+                }
                 [
                     (q + p.near_weight * near + p.approach_weight * coming + p.far_weight * far)
                         * f,
@@ -149,7 +169,14 @@ impl Controller for Adaptive {
             let green = ctx.states[i].green();
             for (m, since) in mem.waiting_since.iter_mut().enumerate() {
                 let served = mem.free[m] || green.is_some_and(|g| n.serves(g, m));
-                let waiting = ctx.obs.vehicles(&n.movements[m].in_lanes) > 0;
+                let lanes = &n.movements[m].in_lanes;
+                let now = (ctx.obs.vehicles(lanes), ctx.obs.halted(lanes));
+                let (before, halted) = (mem.last[m], now.1);
+                if halted == 0 || now.0 < before.0 || now.1 < before.1 {
+                    mem.progress_s[m] = ctx.now_s;
+                }
+                mem.last[m] = now;
+                let waiting = now.0 > 0;
                 *since = match (served, waiting) {
                     (false, true) => Some(since.unwrap_or(ctx.now_s)),
                     _ => None,

@@ -34,6 +34,9 @@ pub struct AdaptiveParams {
     pub spill_occupancy: f64,
     /// Road length per vehicle in a jam, metres (capacity of a lane = length / spacing).
     pub jam_spacing_m: f64,
+    /// Seconds of green without any vehicle leaving or starting from a movement's queue after
+    /// which the green counts as useless for it (0: never).
+    pub stall_s: f64,
 }
 
 impl Default for AdaptiveParams {
@@ -52,6 +55,7 @@ impl Default for AdaptiveParams {
             switch_ratio: 1.5,
             spill_occupancy: 1.0,
             jam_spacing_m: 7.5,
+            stall_s: 6.0,
         }
     }
 }

@@ -61,8 +61,12 @@ fn gaps_out_to_waiting_traffic_through_a_transition() {
 #[test]
 fn keeps_a_discharging_green_against_a_small_queue() {
     let net = single();
-    let (shown, decisions) =
-        run(30, |t| with_queues(&net, t, &[(0, 8, 4, 6), (7, 6, 3, 5), (11, 1, 1, 1)]));
+    // The queues move: one fewer halted vehicle every other second, as a discharging queue
+    // topped up by arrivals does.
+    let (shown, decisions) = run(30, |t| {
+        let d = t as u32 % 2;
+        with_queues(&net, t, &[(0, 8, 4 - d, 6), (7, 6, 3 - d, 5), (11, 1, 1, 1)])
+    });
     assert!(shown.iter().all(|s| *s == green(1)), "{decisions:?}");
 }
 
@@ -88,7 +92,8 @@ fn ends_a_green_at_max_green() {
     let p = AdaptiveParams::default();
     // Both directions keep heavy demand; phase 1 would hold by demand alone.
     let (_, decisions) = run(p.max_green_s as u32 + 2, |t| {
-        with_queues(&net, t, &[(0, 20, 10, 8), (7, 20, 10, 8), (11, 3, 3, 3)])
+        let d = t as u32 % 2;
+        with_queues(&net, t, &[(0, 20, 10 - d, 8), (7, 20, 10 - d, 8), (11, 3, 3, 3)])
     });
     let d = decisions.iter().find(|d| d.choice.rule == Rule::AdaptiveMaxGreen).expect("max green");
     assert_eq!(d.time_s, p.max_green_s);
@@ -113,4 +118,16 @@ fn serves_a_lone_left_turn_before_the_longest_red() {
         .expect("left turn served");
     assert!(served as f64 <= p.max_red_s, "served at {served}");
     assert!(decisions.iter().any(|d| d.choice.rule == Rule::AdaptiveMaxRed));
+}
+
+#[test]
+fn gives_up_a_green_that_moves_nobody() {
+    let net = single();
+    // West and east straight queues never move (their first vehicles are stuck), a queue waits
+    // on north straight.
+    let (_, decisions) =
+        run(20, |t| with_queues(&net, t, &[(0, 6, 6, 6), (7, 6, 6, 6), (11, 4, 4, 4)]));
+    let d = decisions.iter().find(|d| d.choice.rule != Rule::AdaptiveStart).expect("switch");
+    assert_eq!(d.time_s, AdaptiveParams::default().stall_s, "{d:?}");
+    assert!(matches!(d.choice.phase, 2 | 8), "serves north straight: {d:?}");
 }

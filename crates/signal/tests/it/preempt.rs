@@ -10,7 +10,9 @@ use crate::fixture::{corridor, in_lane, set, with_queues};
 /// The emergency vehicle drives east along the corridor's west approach at the speed limit,
 /// reaching intersection 0's stop line at t = 26 s, then continues to intersection 1.
 fn scene(net: &Network, t: f64) -> Observation {
-    let mut obs = with_queues(net, t, &[(4, 20, 10, 8), (11, 20, 10, 8)]);
+    // North and south straight discharge steadily (one fewer halted every other second).
+    let d = t as u32 % 2;
+    let mut obs = with_queues(net, t, &[(4, 20, 10 - d, 8), (11, 20, 10 - d, 8)]);
     let approach = net.intersections[0].movements[0].from_road;
     let middle = net.intersections[0].movements[0].to_road;
     let last = net.intersections[1].movements[0].to_road;
