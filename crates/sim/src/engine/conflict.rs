@@ -5,13 +5,88 @@
 //! in turn by: the last vehicle that left the link onto its end lane (until its tail clears a
 //! point), the vehicles on the link (front first; a point stays claimed until the tail of
 //! the vehicle passing it has cleared it), and finally the first vehicle waiting on the start
-//! lane if it is heading for this link and the link is green. Intersections are independent,
-//! so this runs in parallel over intersections.
+//! lane if it is heading for this link and the link is green.
+//!
+//! Each claimant takes a contiguous run of the link's crosses, so a link's notifications are
+//! stored as a few *claims* (the lowest cross index taken, the vehicle, how to measure its
+//! distance) rather than one entry per cross: the work per step is proportional to the
+//! vehicles near intersections, not to the number of conflict points. Only lane links near a
+//! vehicle are visited.
 
-use super::decide::Notify;
 use super::state::{NONE, Queues, VehState};
 use super::tables::Tables;
 use crate::network::RoadNetwork;
+
+/// How a claimant's distance to a cross is measured.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ClaimKind {
+    /// Left the link; `value` is its distance on the end lane.
+    Left,
+    /// On the link; `value` is its distance on the link.
+    On,
+    /// First on the start lane; `value` is its distance to the lane's end.
+    Approaching,
+}
+
+/// A run of a link's crosses, from `low` up to the previous claim's `low`, claimed by one
+/// vehicle.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Claim {
+    pub(crate) low: u32,
+    pub(crate) vehicle: u32,
+    pub(crate) kind: ClaimKind,
+    pub(crate) value: f64,
+}
+
+/// This step's claims of every lane link.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Claims {
+    /// Per lane link: (step + 1 when written, start in `arena`, count).
+    pub(crate) span: Vec<(u32, u32, u32)>,
+    pub(crate) arena: Vec<Claim>,
+    /// Per lane link: marked (step + 1) as having news this step.
+    pub(crate) mark: Vec<u32>,
+    /// Lane links marked this step.
+    pub(crate) active: Vec<u32>,
+}
+
+impl Claims {
+    pub(crate) fn new(lane_links: usize) -> Self {
+        Self {
+            span: vec![(0, 0, 0); lane_links],
+            arena: Vec::new(),
+            mark: vec![0; lane_links],
+            active: Vec::new(),
+        }
+    }
+
+    /// The vehicle nearest to the cross at position `pos` of lane link `link` (which lies
+    /// `cross_distance` from the link's start), and its distance before the cross (negative
+    /// once past it); `None` if nobody claimed it this step.
+    #[inline]
+    pub(crate) fn notifier(
+        &self,
+        t: &Tables,
+        link: usize,
+        pos: u32,
+        cross_distance: f64,
+        stamp: u32,
+    ) -> Option<(u32, f64)> {
+        let (s, start, len) = self.span[link];
+        if s != stamp {
+            return None;
+        }
+        let claim =
+            self.arena[start as usize..(start + len) as usize].iter().find(|c| c.low <= pos)?;
+        let cd = cross_distance;
+        let dist = match claim.kind {
+            ClaimKind::Left => -(claim.value + (t.dlen[(t.n_lanes as usize) + link] - cd)),
+            ClaimKind::On => cd - claim.value,
+            ClaimKind::Approaching => claim.value + cd,
+        };
+        Some((claim.vehicle, dist))
+    }
+}
 
 /// Inputs of the phase.
 pub(crate) struct NotifyCtx<'a> {
@@ -24,12 +99,44 @@ pub(crate) struct NotifyCtx<'a> {
 }
 
 impl NotifyCtx<'_> {
-    /// Fills `out` (the crosses of intersection `inter`, starting at cross index `base`).
-    pub(crate) fn intersection(&self, inter: usize, base: u32, out: &mut [[Notify; 2]]) {
-        let net = self.net;
-        for rl in &net.intersections()[inter].road_links {
-            for &link in &net.road_link(*rl).lane_links {
-                self.lane_link(link.index(), base, out);
+    /// Computes every lane link's claims for this step.
+    pub(crate) fn run(&self, alive: &[bool], claims: &mut Claims) {
+        self.mark_active(alive, claims);
+        claims.arena.clear();
+        for i in 0..claims.active.len() {
+            let link = claims.active[i] as usize;
+            let start = claims.arena.len() as u32;
+            self.lane_link(link, &mut claims.arena);
+            claims.span[link] = (self.stamp, start, claims.arena.len() as u32 - start);
+        }
+    }
+
+    /// Marks the lane links that may have something to report: those with vehicles on them,
+    /// those just left by the last vehicle of their end lane, and those the first vehicle of
+    /// a lane heads for.
+    fn mark_active(&self, alive: &[bool], claims: &mut Claims) {
+        claims.active.clear();
+        let n_lanes = self.t.n_lanes;
+        let mut add = |d: u32| {
+            let l = (d - n_lanes) as usize;
+            if claims.mark[l] != self.stamp {
+                claims.mark[l] = self.stamp;
+                claims.active.push(l as u32);
+            }
+        };
+        for (s, v) in self.st.iter().enumerate() {
+            if !alive[s] {
+                continue;
+            }
+            if self.t.is_link(v.drivable) {
+                add(v.drivable);
+                continue;
+            }
+            if self.q.ahead[s] == NONE && v.next != NONE {
+                add(v.next);
+            }
+            if self.q.behind[s] == NONE && v.prev != NONE && self.t.is_link(v.prev) {
+                add(v.prev);
             }
         }
     }
@@ -38,7 +145,8 @@ impl NotifyCtx<'_> {
         self.t.types[self.st[slot as usize].ty as usize].p.length_m
     }
 
-    fn lane_link(&self, link: usize, base: u32, out: &mut [[Notify; 2]]) {
+    /// Appends the claims of one lane link, highest cross index first.
+    fn lane_link(&self, link: usize, out: &mut Vec<Claim>) {
         let ll = &self.net.lane_links()[link];
         let crosses = &ll.crosses;
         if crosses.is_empty() {
@@ -46,56 +154,52 @@ impl NotifyCtx<'_> {
         }
         let d = self.t.n_lanes + link as u32;
         let mut r = crosses.len();
-        let mut put = |c: &crate::network::CrossOnLink, vehicle: u32, dist: f64| {
-            out[(c.cross - base) as usize][usize::from(c.side)] =
-                Notify { vehicle, stamp: self.stamp, dist };
-        };
         // The vehicle that just left the link, until its tail clears each point.
         let tail = self.q.tail[ll.end_lane.index()];
         if tail != NONE && self.st[tail as usize].prev == d {
             let v = &self.st[tail as usize];
             let tail_in = v.dis - self.len_of(tail);
-            while r > 0 {
-                let c = &crosses[r - 1];
-                let cross_to_end = ll.length - c.distance;
-                if cross_to_end + tail_in < 0.0 {
-                    put(c, tail, -(v.dis + cross_to_end));
-                    r -= 1;
-                } else {
-                    break;
-                }
+            let high = r;
+            while r > 0 && (ll.length - crosses[r - 1].distance) + tail_in < 0.0 {
+                r -= 1;
+            }
+            if r < high {
+                out.push(Claim {
+                    low: r as u32,
+                    vehicle: tail,
+                    kind: ClaimKind::Left,
+                    value: v.dis,
+                });
             }
         }
         // Vehicles on the link, front first.
         for s in self.q.iter(d) {
+            if r == 0 {
+                break;
+            }
             let dis = self.st[s as usize].dis;
+            let len = self.len_of(s);
+            let high = r;
             while r > 0 {
-                let c = &crosses[r - 1];
-                if dis > c.distance {
-                    if dis - c.distance - self.len_of(s) <= 0.0 {
-                        put(c, s, c.distance - dis);
-                        r -= 1;
-                    } else {
-                        break;
-                    }
-                } else {
-                    put(c, s, c.distance - dis);
-                    r -= 1;
+                let cd = crosses[r - 1].distance;
+                if dis > cd && dis - cd - len > 0.0 {
+                    break;
                 }
+                r -= 1;
+            }
+            if r < high {
+                out.push(Claim { low: r as u32, vehicle: s, kind: ClaimKind::On, value: dis });
             }
         }
         // The first vehicle on the start lane, if it heads here and may go.
         let head = self.q.head[ll.start_lane.index()];
-        if head != NONE
+        if r > 0
+            && head != NONE
             && self.st[head as usize].next == d
             && self.green[self.t.link_road_link[link] as usize]
         {
             let to_end = self.t.dlen[ll.start_lane.index()] - self.st[head as usize].dis;
-            while r > 0 {
-                let c = &crosses[r - 1];
-                put(c, head, to_end + c.distance);
-                r -= 1;
-            }
+            out.push(Claim { low: 0, vehicle: head, kind: ClaimKind::Approaching, value: to_end });
         }
     }
 }

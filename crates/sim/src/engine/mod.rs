@@ -4,7 +4,8 @@
 //! Each call of [`Engine::step`] advances the simulation by one interval, in CityFlow's order:
 //! 1. **spawn**: flows create vehicles; each picks a start lane and queues outside it;
 //! 2. **insert**: the first queued vehicle of each lane enters if there is room;
-//! 3. **notify**: every conflict point learns the nearest vehicle on each of its lane links;
+//! 3. **notify**: every conflict point near a vehicle learns the nearest vehicle on each of
+//!    its lane links;
 //! 4. **decide**: every vehicle chooses its speed and where that takes it (parallel);
 //! 5. **move**: vehicles that change drivable or leave the network are re-queued
 //!    (sequential, in a fixed order);
@@ -39,7 +40,7 @@ pub use signals::ControlMode;
 use crate::demand::Demand;
 use crate::error::ControlError;
 use crate::network::RoadNetwork;
-use decide::{Notify, View};
+use decide::View;
 use state::{Decision, Lead, NONE, Queues, VehState};
 
 /// How to run a scenario.
@@ -96,7 +97,7 @@ pub struct Engine {
     q: Queues,
     free: Vec<u32>,
     movers: Vec<(u32, f64)>,
-    notify: Vec<[Notify; 2]>,
+    claims: conflict::Claims,
     green: Vec<bool>,
     signals: Vec<Option<signals::SignalState>>,
     flows: spawn::FlowClock,
@@ -140,7 +141,7 @@ impl Engine {
         let n_lanes = net.lanes().len();
         Ok(Self {
             q: Queues::new(net.drivable_count()),
-            notify: vec![[Notify::default(); 2]; net.crosses().len()],
+            claims: conflict::Claims::new(net.lane_links().len()),
             waiting: vec![VecDeque::new(); n_lanes],
             blocks: incident::Blocks::new(n_lanes),
             flows: spawn::FlowClock::new(&demand, cfg.emergency_every_s),
@@ -221,7 +222,7 @@ impl Engine {
             st: &self.st,
             lead: &self.lead,
             q: &self.q,
-            notify: &self.notify,
+            claims: &self.claims,
             green: &self.green,
             blocks: self.blocks.active(),
             step: self.step,
@@ -242,25 +243,7 @@ impl Engine {
             green: &self.green,
             stamp: self.step + 1,
         };
-        let mut parts: Vec<(usize, u32, &mut [[Notify; 2]])> = Vec::new();
-        let mut rest: &mut [[Notify; 2]] = &mut self.notify;
-        let mut at = 0u32;
-        for (i, inter) in self.net.intersections().iter().enumerate() {
-            if inter.crosses.is_empty() {
-                continue;
-            }
-            let (_, tail) = rest.split_at_mut((inter.crosses.start - at) as usize);
-            let (mine, tail) = tail.split_at_mut(inter.crosses.len());
-            parts.push((i, inter.crosses.start, mine));
-            rest = tail;
-            at = inter.crosses.end;
-        }
-        match &self.pool {
-            Some(pool) => pool.install(|| {
-                parts.into_par_iter().for_each(|(i, base, out)| ctx.intersection(i, base, out));
-            }),
-            None => parts.into_iter().for_each(|(i, base, out)| ctx.intersection(i, base, out)),
-        }
+        ctx.run(&self.alive, &mut self.claims);
     }
 
     fn decide_phase(&mut self) {
@@ -270,7 +253,7 @@ impl Engine {
             st: &self.st,
             lead: &self.lead,
             q: &self.q,
-            notify: &self.notify,
+            claims: &self.claims,
             green: &self.green,
             blocks: self.blocks.active(),
             step: self.step,
@@ -335,7 +318,7 @@ impl Engine {
     }
 
     fn apply_phase(&mut self) {
-        let (t, net, alive, step) = (&self.t, &*self.net, &self.alive, self.step);
+        let (t, alive, step) = (&self.t, &self.alive, self.step);
         let f = |((s, v), d): ((usize, &mut VehState), &Decision)| {
             if !alive[s] {
                 return;
@@ -346,7 +329,7 @@ impl Engine {
                 v.prev = v.drivable;
                 v.drivable = d.drivable;
                 v.route_pos += d.lanes_entered;
-                let (next, _) = t.after(net, d.drivable, t.route(v.flow), v.route_pos);
+                let (next, _) = t.after(d.drivable, t.route(v.flow), v.route_pos);
                 v.next = next;
                 v.enter_link_step = if t.is_link(d.drivable) { step } else { u32::MAX };
             }
@@ -373,7 +356,7 @@ impl Engine {
             st: &self.st,
             lead: &[],
             q: &self.q,
-            notify: &self.notify,
+            claims: &self.claims,
             green: &self.green,
             blocks: None,
             step: self.step,

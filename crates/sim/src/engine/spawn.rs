@@ -150,7 +150,7 @@ impl Engine {
     fn enter(&mut self, lane: u32, p: Pending, ty: u32) {
         let slot = self.allocate_slot();
         let route = self.t.route(p.flow);
-        let next = self.t.next_after_lane(&self.net, lane, route, 0);
+        let next = self.t.next_after_lane(lane, route, 0);
         self.st[slot as usize] = VehState {
             drivable: lane,
             next,
