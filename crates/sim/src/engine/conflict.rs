@@ -13,6 +13,8 @@
 //! vehicles near intersections, not to the number of conflict points. Only lane links near a
 //! vehicle are visited.
 
+use rayon::prelude::*;
+
 use super::state::{NONE, Queues, VehState};
 use super::tables::Tables;
 use crate::network::RoadNetwork;
@@ -99,46 +101,73 @@ pub(crate) struct NotifyCtx<'a> {
 }
 
 impl NotifyCtx<'_> {
-    /// Computes every lane link's claims for this step.
-    pub(crate) fn run(&self, alive: &[bool], claims: &mut Claims) {
-        self.mark_active(alive, claims);
+    /// Computes every lane link's claims for this step, on `pool` when given. The result
+    /// does not depend on how the work is split: each link's claims are its own.
+    pub(crate) fn run(&self, alive: &[bool], claims: &mut Claims, pool: Option<&rayon::ThreadPool>) {
+        const CHUNK: usize = 2048;
+        // 1. Candidate links, found per chunk of slots; duplicates are dropped in order.
+        let found: Vec<Vec<u32>> = match pool {
+            Some(pool) => pool.install(|| {
+                alive.par_chunks(CHUNK).enumerate().map(|(c, a)| self.candidates(c * CHUNK, a)).collect()
+            }),
+            None => alive.chunks(CHUNK).enumerate().map(|(c, a)| self.candidates(c * CHUNK, a)).collect(),
+        };
+        claims.active.clear();
+        for &l in found.iter().flatten() {
+            if claims.mark[l as usize] != self.stamp {
+                claims.mark[l as usize] = self.stamp;
+                claims.active.push(l);
+            }
+        }
+        // 2. Claims per chunk of links, then concatenated.
+        let work = |links: &[u32]| {
+            let mut arena = Vec::new();
+            let mut spans = Vec::with_capacity(links.len());
+            for &l in links {
+                let start = arena.len() as u32;
+                self.lane_link(l as usize, &mut arena);
+                spans.push((l, start, arena.len() as u32 - start));
+            }
+            (arena, spans)
+        };
+        let parts: Vec<(Vec<Claim>, Vec<(u32, u32, u32)>)> = match pool {
+            Some(pool) => pool.install(|| claims.active.par_chunks(256).map(work).collect()),
+            None => vec![work(&claims.active)],
+        };
         claims.arena.clear();
-        for i in 0..claims.active.len() {
-            let link = claims.active[i] as usize;
-            let start = claims.arena.len() as u32;
-            self.lane_link(link, &mut claims.arena);
-            claims.span[link] = (self.stamp, start, claims.arena.len() as u32 - start);
+        for (arena, spans) in parts {
+            let base = claims.arena.len() as u32;
+            claims.arena.extend_from_slice(&arena);
+            for (l, start, len) in spans {
+                claims.span[l as usize] = (self.stamp, base + start, len);
+            }
         }
     }
 
-    /// Marks the lane links that may have something to report: those with vehicles on them,
-    /// those just left by the last vehicle of their end lane, and those the first vehicle of
-    /// a lane heads for.
-    fn mark_active(&self, alive: &[bool], claims: &mut Claims) {
-        claims.active.clear();
+    /// Lane links with possible news among slots `first..first + alive.len()`: links with
+    /// vehicles on them, links just left by the last vehicle of their end lane, and links the
+    /// first vehicle of a lane heads for.
+    fn candidates(&self, first: usize, alive: &[bool]) -> Vec<u32> {
+        let mut out = Vec::new();
         let n_lanes = self.t.n_lanes;
-        let mut add = |d: u32| {
-            let l = (d - n_lanes) as usize;
-            if claims.mark[l] != self.stamp {
-                claims.mark[l] = self.stamp;
-                claims.active.push(l as u32);
-            }
-        };
-        for (s, v) in self.st.iter().enumerate() {
-            if !alive[s] {
+        for (i, &a) in alive.iter().enumerate() {
+            if !a {
                 continue;
             }
+            let s = first + i;
+            let v = &self.st[s];
             if self.t.is_link(v.drivable) {
-                add(v.drivable);
+                out.push(v.drivable - n_lanes);
                 continue;
             }
             if self.q.ahead[s] == NONE && v.next != NONE {
-                add(v.next);
+                out.push(v.next - n_lanes);
             }
             if self.q.behind[s] == NONE && v.prev != NONE && self.t.is_link(v.prev) {
-                add(v.prev);
+                out.push(v.prev - n_lanes);
             }
         }
+        out
     }
 
     fn len_of(&self, slot: u32) -> f64 {

@@ -243,7 +243,7 @@ impl Engine {
             green: &self.green,
             stamp: self.step + 1,
         };
-        ctx.run(&self.alive, &mut self.claims);
+        ctx.run(&self.alive, &mut self.claims, self.pool.as_ref());
     }
 
     fn decide_phase(&mut self) {
@@ -276,26 +276,32 @@ impl Engine {
     /// Re-queues vehicles that changed drivable and removes those that left, in slot order;
     /// vehicles entering the same drivable join it front-most first.
     fn move_phase(&mut self) {
-        self.movers.clear();
         let now = self.time_s();
-        for s in 0..self.st.len() {
-            if !self.alive[s] {
-                continue;
-            }
-            let d = &self.dec[s];
-            let v = &self.st[s];
-            if d.ended {
-                self.q.unlink(v.drivable, s as u32);
-                self.finish(s as u32, now);
-            } else if d.drivable != v.drivable {
-                self.q.unlink(v.drivable, s as u32);
-                self.movers.push((s as u32, d.dis));
+        // Who moves, found in parallel; acted upon in slot order.
+        let (alive, dec, st) = (&self.alive, &self.dec, &self.st);
+        let moving = |(c, a): (usize, &[bool])| -> Vec<u32> {
+            let first = c * 4096;
+            (first..first + a.len())
+                .filter(|&s| alive[s] && (dec[s].ended || dec[s].drivable != st[s].drivable))
+                .map(|s| s as u32)
+                .collect()
+        };
+        let found: Vec<Vec<u32>> = match &self.pool {
+            Some(pool) => pool.install(|| self.alive.par_chunks(4096).enumerate().map(moving).collect()),
+            None => self.alive.chunks(4096).enumerate().map(moving).collect(),
+        };
+        self.movers.clear();
+        for s in found.into_iter().flatten() {
+            let drivable = self.st[s as usize].drivable;
+            self.q.unlink(drivable, s);
+            if self.dec[s as usize].ended {
+                self.finish(s, now);
+            } else {
+                self.movers.push((s, self.dec[s as usize].dis));
             }
         }
         let st = &self.st;
-        self.movers.sort_by(|a, b| {
-            b.1.total_cmp(&a.1).then(st[a.0 as usize].id.cmp(&st[b.0 as usize].id))
-        });
+        self.movers.sort_by(|a, b| b.1.total_cmp(&a.1).then(st[a.0 as usize].id.cmp(&st[b.0 as usize].id)));
         for &(s, _) in &self.movers {
             self.q.push_back(self.dec[s as usize].drivable, s);
         }
