@@ -103,14 +103,27 @@ pub(crate) struct NotifyCtx<'a> {
 impl NotifyCtx<'_> {
     /// Computes every lane link's claims for this step, on `pool` when given. The result
     /// does not depend on how the work is split: each link's claims are its own.
-    pub(crate) fn run(&self, alive: &[bool], claims: &mut Claims, pool: Option<&rayon::ThreadPool>) {
+    pub(crate) fn run(
+        &self,
+        alive: &[bool],
+        claims: &mut Claims,
+        pool: Option<&rayon::ThreadPool>,
+    ) {
         const CHUNK: usize = 2048;
         // 1. Candidate links, found per chunk of slots; duplicates are dropped in order.
         let found: Vec<Vec<u32>> = match pool {
             Some(pool) => pool.install(|| {
-                alive.par_chunks(CHUNK).enumerate().map(|(c, a)| self.candidates(c * CHUNK, a)).collect()
+                alive
+                    .par_chunks(CHUNK)
+                    .enumerate()
+                    .map(|(c, a)| self.candidates(c * CHUNK, a))
+                    .collect()
             }),
-            None => alive.chunks(CHUNK).enumerate().map(|(c, a)| self.candidates(c * CHUNK, a)).collect(),
+            None => alive
+                .chunks(CHUNK)
+                .enumerate()
+                .map(|(c, a)| self.candidates(c * CHUNK, a))
+                .collect(),
         };
         claims.active.clear();
         for &l in found.iter().flatten() {

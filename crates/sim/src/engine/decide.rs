@@ -59,6 +59,10 @@ impl View<'_> {
         let d = v.drivable;
         let mut speed =
             p.max_speed_mps.min(v.speed + p.max_pos_acc * dt).min(self.t.dmax[d as usize]);
+        let remaining = self.t.dlen[d as usize] - v.dis;
+        if remaining < speed * dt && v.next != NONE {
+            speed = self.limit_ahead(v, speed, remaining);
+        }
         speed = speed.min(self.follow_speed(slot, v));
         let mut blocker = NONE;
         if self.intersection_related(v, ty) {
@@ -104,6 +108,19 @@ impl View<'_> {
             }
         }
         Decision { speed, dis, drivable: cur, lanes_entered, blocker, ended }
+    }
+
+    /// Lowers `speed` to the limit of every drivable the vehicle could reach in this step, so
+    /// that it never arrives somewhere faster than allowed (only matters where limits differ).
+    fn limit_ahead(&self, v: &VehState, mut speed: f64, mut reach: f64) -> f64 {
+        for d in self.path_ahead(v) {
+            speed = speed.min(self.t.dmax[d as usize]);
+            reach += self.t.dlen[d as usize];
+            if reach >= speed * self.dt {
+                break;
+            }
+        }
+        speed
     }
 
     fn follow_speed(&self, slot: u32, v: &VehState) -> f64 {

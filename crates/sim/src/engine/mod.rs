@@ -287,7 +287,9 @@ impl Engine {
                 .collect()
         };
         let found: Vec<Vec<u32>> = match &self.pool {
-            Some(pool) => pool.install(|| self.alive.par_chunks(4096).enumerate().map(moving).collect()),
+            Some(pool) => {
+                pool.install(|| self.alive.par_chunks(4096).enumerate().map(moving).collect())
+            }
             None => self.alive.chunks(4096).enumerate().map(moving).collect(),
         };
         self.movers.clear();
@@ -301,10 +303,47 @@ impl Engine {
             }
         }
         let st = &self.st;
-        self.movers.sort_by(|a, b| b.1.total_cmp(&a.1).then(st[a.0 as usize].id.cmp(&st[b.0 as usize].id)));
-        for &(s, _) in &self.movers {
-            self.q.push_back(self.dec[s as usize].drivable, s);
+        self.movers.sort_by(|a, b| {
+            b.1.total_cmp(&a.1).then(st[a.0 as usize].id.cmp(&st[b.0 as usize].id))
+        });
+        for i in 0..self.movers.len() {
+            let s = self.movers[i].0;
+            self.enter_drivable(s);
         }
+    }
+
+    /// Appends a vehicle to the drivable it decided to move onto. Vehicles arriving at one
+    /// lane from different lane links can end up inside each other (CityFlow lets this happen,
+    /// rarely, when neither could yield at the merge point); then the later one stops at the
+    /// tail of the earlier one, on the lane or, if that tail is still in the intersection, at
+    /// the end of its own lane link.
+    fn enter_drivable(&mut self, s: u32) {
+        let si = s as usize;
+        let d = self.dec[si].drivable;
+        let tail = self.q.tail[d as usize];
+        if tail != NONE {
+            let t = &self.dec[tail as usize];
+            let limit = t.dis - self.t.types[self.st[tail as usize].ty as usize].p.length_m;
+            if self.dec[si].dis > limit {
+                let old = self.st[si].drivable;
+                let back_to_link = limit < 0.0
+                    && self.t.is_link(old)
+                    && self.t.link_end[(old - self.t.n_lanes) as usize] == d;
+                let speed = self.dec[si].speed.min(t.speed);
+                let dec = &mut self.dec[si];
+                dec.speed = speed;
+                if back_to_link {
+                    dec.drivable = old;
+                    dec.dis = (self.t.dlen[old as usize] + limit).max(self.st[si].dis);
+                    dec.lanes_entered = 0;
+                    let (dis, decs) = (dec.dis, &self.dec);
+                    self.q.insert_behind(old, s, |x| decs[x as usize].dis >= dis);
+                    return;
+                }
+                dec.dis = limit.max(0.0);
+            }
+        }
+        self.q.push_back(d, s);
     }
 
     fn finish(&mut self, slot: u32, now: f64) {

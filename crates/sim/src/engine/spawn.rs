@@ -89,6 +89,11 @@ impl Engine {
     }
 
     fn create_vehicle(&mut self, flow: u32) {
+        let lanes = self.t.first_lanes(flow);
+        if lanes.is_empty() {
+            // Not reachable for completed routes (their first road leads to the second).
+            return;
+        }
         let id = self.next_vehicle;
         self.next_vehicle += 1;
         let now = self.time_s();
