@@ -90,6 +90,9 @@ impl Claims {
     }
 }
 
+/// Claims of a chunk of links: the claims, and (link, start, count) per link.
+type ChunkClaims = (Vec<Claim>, Vec<(u32, u32, u32)>);
+
 /// Inputs of the phase.
 pub(crate) struct NotifyCtx<'a> {
     pub(crate) t: &'a Tables,
@@ -143,7 +146,7 @@ impl NotifyCtx<'_> {
             }
             (arena, spans)
         };
-        let parts: Vec<(Vec<Claim>, Vec<(u32, u32, u32)>)> = match pool {
+        let parts: Vec<ChunkClaims> = match pool {
             Some(pool) => pool.install(|| claims.active.par_chunks(256).map(work).collect()),
             None => vec![work(&claims.active)],
         };
