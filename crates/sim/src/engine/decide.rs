@@ -60,7 +60,7 @@ impl View<'_> {
         let mut speed =
             p.max_speed_mps.min(v.speed + p.max_pos_acc * dt).min(self.t.dmax[d as usize]);
         let remaining = self.t.dlen[d as usize] - v.dis;
-        if remaining < speed * dt && v.next != NONE {
+        if self.t.limit_ahead && remaining < speed * dt && v.next != NONE {
             speed = self.limit_ahead(v, speed, remaining);
         }
         speed = speed.min(self.follow_speed(slot, v));

@@ -6,6 +6,9 @@ use crate::network::{RoadNetwork, TurnType};
 
 use super::state::NONE;
 
+/// CityFlow's speed limit on lane links (none, in effect).
+const CITYFLOW_LINK_LIMIT: f64 = 10_000.0;
+
 /// Per vehicle type: parameters plus distances derived from them and the step length.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct VehType {
@@ -17,6 +20,8 @@ pub(crate) struct VehType {
 
 /// Everything the step reads that never changes during a run.
 pub(crate) struct Tables {
+    /// Look ahead for lower limits (off in CityFlow-exact mode).
+    pub(crate) limit_ahead: bool,
     pub(crate) n_lanes: u32,
     /// Per drivable: length, metres.
     pub(crate) dlen: Vec<f64>,
@@ -47,13 +52,19 @@ pub(crate) struct Tables {
 }
 
 impl Tables {
-    pub(crate) fn new(net: &RoadNetwork, demand: &Demand, dt: f64) -> Self {
+    /// `cityflow_exact`: lane links have no limit and nothing is looked at ahead, as in CityFlow.
+    pub(crate) fn new(net: &RoadNetwork, demand: &Demand, dt: f64, cityflow_exact: bool) -> Self {
         let n_lanes = u32::try_from(net.lanes().len()).expect("lane count fits in u32");
         let mut dlen: Vec<f64> = net.lanes().iter().map(|l| l.length).collect();
         let mut dmax: Vec<f64> = net.lanes().iter().map(|l| l.max_speed).collect();
         dlen.extend(net.lane_links().iter().map(|l| l.length));
-        dmax.extend(net.lane_links().iter().map(|l| net.lane(l.end_lane).max_speed));
+        if cityflow_exact {
+            dmax.extend(net.lane_links().iter().map(|_| CITYFLOW_LINK_LIMIT));
+        } else {
+            dmax.extend(net.lane_links().iter().map(|l| net.lane(l.end_lane).max_speed));
+        }
         let mut t = Tables {
+            limit_ahead: !cityflow_exact,
             n_lanes,
             dlen,
             dmax,
