@@ -11,7 +11,8 @@
 //!    (sequential, in a fixed order);
 //! 6. **apply**: decisions become the new state (parallel);
 //! 7. **lead**: every vehicle finds its leader and gap (parallel);
-//! 8. **signals**: native lights count down and advance.
+//! 8. **signals**: native lights count down and advance;
+//! 9. every 256 steps the vehicle slots are renumbered in queue order (memory locality).
 //!
 //! Parallel phases only read state written by earlier phases and write per-vehicle rows, so
 //! results are bit-identical for any number of threads. Randomness (the start lane and the
@@ -50,6 +51,7 @@
 //! synthetic 4×4 scenarios then reproduce all of CityFlow's reference runs (native, fixed-time
 //! and max-pressure control) to the vehicle.
 
+mod compact;
 mod conflict;
 mod decide;
 mod incident;
@@ -251,6 +253,9 @@ impl Engine {
         self.tick_signals();
         self.step += 1;
         self.counters.vehicle_steps += self.running;
+        if self.step % compact::EVERY == 0 {
+            self.compact_slots();
+        }
     }
 
     fn view(&self) -> View<'_> {
