@@ -253,7 +253,7 @@ impl Engine {
         self.tick_signals();
         self.step += 1;
         self.counters.vehicle_steps += self.running;
-        if self.step % compact::EVERY == 0 {
+        if self.step.is_multiple_of(compact::EVERY) {
             self.compact_slots();
         }
     }
