@@ -171,7 +171,7 @@ impl Engine {
         let tail = self.q.tail[lane as usize];
         self.q.push_back(lane, slot);
         self.lead[slot as usize] = if tail == NONE {
-            self.view_for_lead().lead_of(slot)
+            self.view().lead_of(slot)
         } else {
             let tv = &self.st[tail as usize];
             Lead { leader: tail, gap: tv.dis - self.t.types[tv.ty as usize].p.length_m }
