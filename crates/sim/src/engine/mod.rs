@@ -77,7 +77,7 @@ use crate::demand::Demand;
 use crate::error::ControlError;
 use crate::network::RoadNetwork;
 use decide::View;
-use state::{Decision, Lead, NONE, Queues, VehState};
+use state::{Decision, Lead, Queues, VehState};
 
 /// How to run a scenario.
 #[derive(Clone, Debug, PartialEq)]
