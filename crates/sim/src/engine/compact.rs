@@ -4,7 +4,7 @@
 //! state, so runs stay deterministic and identical for any number of threads.
 
 use super::Engine;
-use super::state::{Lead, NONE};
+use super::state::NONE;
 
 /// Steps between compactions.
 pub(super) const EVERY: u32 = 256;
@@ -12,36 +12,45 @@ pub(super) const EVERY: u32 = 256;
 impl Engine {
     pub(super) fn compact_slots(&mut self) {
         let n_drivables = self.q.head.len();
-        let mut order: Vec<u32> = Vec::with_capacity(self.running as usize);
+        let slots = self.st.len();
+        // New numbers: running vehicles in queue order first, freed slots after them.
+        let mut new_of = vec![NONE; slots];
+        let mut next = 0u32;
         for d in 0..n_drivables {
-            order.extend(self.q.iter(d as u32));
+            let mut s = self.q.head[d];
+            while s != NONE {
+                new_of[s as usize] = next;
+                next += 1;
+                s = self.q.behind[s as usize];
+            }
         }
-        let mut new_of = vec![NONE; self.st.len()];
-        for (new, &old) in order.iter().enumerate() {
-            new_of[old as usize] = new as u32;
+        let n = next as usize;
+        for slot in new_of.iter_mut().filter(|s| **s == NONE) {
+            *slot = next;
+            next += 1;
         }
         let remap = |s: u32| if s == NONE { NONE } else { new_of[s as usize] };
-        let n = order.len();
-        let mut st = Vec::with_capacity(n);
-        let mut lead = Vec::with_capacity(n);
-        for &old in &order {
-            let mut v = self.st[old as usize];
-            v.blocker = remap(v.blocker);
-            st.push(v);
-            let l = self.lead[old as usize];
-            lead.push(Lead { leader: remap(l.leader), gap: l.gap });
+        for (old, v) in self.st.iter_mut().enumerate() {
+            if self.alive[old] {
+                v.blocker = remap(v.blocker);
+                self.slot_of[v.id as usize] = new_of[old];
+            }
         }
-        for v in &st {
-            self.slot_of[v.id as usize] = new_of[self.slot_of[v.id as usize] as usize];
+        for l in &mut self.lead {
+            l.leader = remap(l.leader);
         }
-        self.st = st;
-        self.lead = lead;
-        self.alive = vec![true; n];
+        // Permute in place (no second copy of the vehicle table at the busiest moment).
+        permute(&mut self.st, &new_of);
+        permute(&mut self.lead, &new_of);
+        self.st.truncate(n);
+        self.lead.truncate(n);
+        self.alive.truncate(n);
+        self.alive.fill(true);
         self.dec.truncate(n);
         self.free.clear();
         // Queues: each drivable's vehicles are now consecutive slots.
-        self.q.ahead = vec![NONE; n];
-        self.q.behind = vec![NONE; n];
+        self.q.ahead.truncate(n);
+        self.q.behind.truncate(n);
         let mut s = 0u32;
         for d in 0..n_drivables {
             let len = self.q.len[d];
@@ -51,14 +60,33 @@ impl Engine {
             self.q.head[d] = s;
             self.q.tail[d] = s + len - 1;
             for k in s..s + len {
-                if k > s {
-                    self.q.ahead[k as usize] = k - 1;
-                }
-                if k + 1 < s + len {
-                    self.q.behind[k as usize] = k + 1;
-                }
+                self.q.ahead[k as usize] = if k > s { k - 1 } else { NONE };
+                self.q.behind[k as usize] = if k + 1 < s + len { k + 1 } else { NONE };
             }
             s += len;
+        }
+    }
+}
+
+/// Moves `v[i]` to `v[new_of[i]]` for every `i` (`new_of` is a permutation), following
+/// cycles so that only one element is held aside at a time.
+fn permute<T: Copy>(v: &mut [T], new_of: &[u32]) {
+    let mut done = vec![false; v.len()];
+    for start in 0..v.len() {
+        if done[start] {
+            continue;
+        }
+        let mut carried = v[start];
+        let mut at = start;
+        loop {
+            done[at] = true;
+            let to = new_of[at] as usize;
+            if to == start {
+                v[start] = carried;
+                break;
+            }
+            carried = std::mem::replace(&mut v[to], carried);
+            at = to;
         }
     }
 }
