@@ -68,6 +68,10 @@ pub(crate) struct SimArgs {
     /// emergency vehicle.
     #[arg(long, value_name = "SECONDS")]
     emergency_every: Option<f64>,
+    /// Reproduce CityFlow exactly, including its rare overlaps of vehicles merging into one
+    /// lane (by default the engine prevents them).
+    #[arg(long)]
+    cityflow_exact: bool,
     /// The traffic brain's flags (with --control fixed, max-pressure, sotl or adaptive).
     #[command(flatten)]
     brain: crate::brain_cli::BrainArgs,
@@ -163,6 +167,7 @@ pub(crate) fn run(a: SimArgs) -> anyhow::Result<()> {
         threads: a.threads as usize,
         record_vehicles: a.vehicles_csv.is_some() || a.emergency_every.is_some(),
         emergency_every_s: a.emergency_every,
+        cityflow_exact: a.cityflow_exact,
     };
     let mut engine = Engine::new(scenario.network, scenario.demand, cfg).map_err(usage)?;
     let load = load_start.elapsed();

@@ -1,5 +1,5 @@
-//! Criterion benchmarks of the engine: loading Hangzhou 4×4, stepping its hour, and stepping a
-//! generated grid with one and two threads.
+//! Criterion benchmarks of the engine: loading Hangzhou 4×4, stepping its hour, observing all
+//! its lanes, writing a replay frame, and stepping a generated grid with one and two threads.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -35,6 +35,27 @@ fn hangzhou(c: &mut Criterion) {
         })
     });
     g.finish();
+    // What a controller pays every step: all lanes' observations at a busy moment.
+    let mut e = Engine::new(Arc::clone(&s.network), Arc::clone(&s.demand), EngineConfig::default())
+        .expect("config");
+    e.run(1800);
+    let mut obs = Vec::new();
+    c.bench_function("hangzhou_4x4 observe_lanes (all 240 lanes, t=1800)", |b| {
+        b.iter(|| {
+            e.observe_lanes(black_box(50.0), &mut obs);
+            black_box(obs.len())
+        })
+    });
+    let mut buf = Vec::with_capacity(1 << 16);
+    c.bench_function("hangzhou_4x4 replay frame (t=1800)", |b| {
+        b.iter(|| {
+            buf.clear();
+            let mut w =
+                citybrain_sim::replay::ReplayWriter::new(&mut buf, &e, 1).expect("in memory");
+            w.frame(&e).expect("in memory");
+            black_box(buf.len())
+        })
+    });
 }
 
 fn grid(c: &mut Criterion) {

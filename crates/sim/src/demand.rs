@@ -94,8 +94,10 @@ pub fn complete_route(net: &RoadNetwork, anchors: &[RoadId]) -> Option<Vec<RoadI
 }
 
 /// Shortest-path router with a cache of solved (from, to) pairs.
-pub(crate) struct Router<'a> {
-    net: &'a RoadNetwork,
+pub(crate) struct Router {
+    /// Per road: the roads it leads to (CityFlow's candidates, in the intersection's order)
+    /// with the cost of driving each (its average lane length).
+    next: Vec<Vec<(RoadId, f64)>>,
     cache: BTreeMap<(RoadId, RoadId), Option<Vec<RoadId>>>,
     dist: Vec<f64>,
     from: Vec<u32>,
@@ -118,10 +120,21 @@ impl PartialOrd for Entry {
     }
 }
 
-impl<'a> Router<'a> {
-    pub(crate) fn new(net: &'a RoadNetwork) -> Self {
+impl Router {
+    pub(crate) fn new(net: &RoadNetwork) -> Self {
         let n = net.roads().len();
-        Self { net, cache: BTreeMap::new(), dist: vec![f64::INFINITY; n], from: vec![NONE; n] }
+        let next = (0..n)
+            .map(|r| {
+                let road = RoadId::from_index(r);
+                let node = net.intersection(net.road(road).end);
+                node.roads
+                    .iter()
+                    .filter(|&&next| net.connects(road, next))
+                    .map(|&next| (next, net.road_average_length(next)))
+                    .collect()
+            })
+            .collect();
+        Self { next, cache: BTreeMap::new(), dist: vec![f64::INFINITY; n], from: vec![NONE; n] }
     }
 
     pub(crate) fn complete(&mut self, anchors: &[RoadId]) -> Option<Vec<RoadId>> {
@@ -157,12 +170,8 @@ impl<'a> Router<'a> {
             if d > self.dist[road.index()] {
                 continue;
             }
-            let node = self.net.road(road).end;
-            for &next in &self.net.intersection(node).roads {
-                if !self.net.connects(road, next) {
-                    continue;
-                }
-                let nd = d + self.net.road_average_length(next);
+            for &(next, cost) in &self.next[road.index()] {
+                let nd = d + cost;
                 if nd < self.dist[next.index()] {
                     self.dist[next.index()] = nd;
                     self.from[next.index()] = road.0;

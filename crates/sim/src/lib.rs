@@ -15,6 +15,28 @@
 //! The crate does no I/O beyond parsing strings and writing to a caller's `Write`, has no
 //! clock and no async runtime.
 //!
+//! # For signal controllers and the cockpit
+//! - **Network** ([`Engine::network`], [`RoadNetwork`]): intersections (point, `is_virtual`,
+//!   `road_links`, `phases` with `available_road_links` and `green[i]`), roads (polyline,
+//!   lanes), lanes (width, limit, centre line, `out_links`), road links (turn type, start and
+//!   end road, lane links), lane links (path, start and end lane); dense ids, external ids via
+//!   `id` fields and [`RoadNetwork::lane_name`]; [`RoadNetwork::bounding_box`] for a map.
+//! - **Control**: [`EngineConfig::control`] ([`ControlMode::Native`] cycles each light's
+//!   phases from phase 0; [`ControlMode::External`] holds them), [`Engine::set_phase`] (applies
+//!   from the next step), [`Engine::phase`], [`Engine::set_intersection_control`] for one
+//!   light, [`Engine::road_link_green`].
+//! - **Observations** (what detectors see): [`Engine::observe_lanes`] fills one
+//!   [`LaneObservation`] per lane (vehicles, halted < 0.1 m/s, mean speed, vehicles within a
+//!   distance of the stop line, queue outside the network) — one pass over the running
+//!   vehicles, microseconds for a district; [`Engine::lane_vehicle_count`] in constant time.
+//! - **Vehicles**: [`Engine::vehicles`] / [`Engine::vehicle`] ([`VehicleView`]: lane or lane
+//!   link and distance, speed, emergency flag), [`Engine::vehicle_xy`] for drawing,
+//!   [`Engine::vehicle_records`] (creation, lane entry, exit), [`Engine::emergency_vehicles`]
+//!   (position, lane, remaining route), [`Engine::set_emergency`],
+//!   [`EngineConfig::emergency_every_s`]; flows may carry `"emergency": true`.
+//! - **Incidents**: [`Engine::block_lane`] / [`Engine::clear_block`].
+//! - **Metrics**: [`Engine::metrics`] (CityFlow's definitions).
+//!
 //! ```
 //! use std::sync::Arc;
 //! use citybrain_sim::{generate, Engine, EngineConfig, Scenario};

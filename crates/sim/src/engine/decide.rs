@@ -6,21 +6,11 @@
 //! drops by more than the largest deceleration allows. Decisions only read the state, so all
 //! vehicles decide in parallel.
 
+use super::conflict::Claims;
 use super::kinematics::{self as k, can_yield, reach_steps};
 use super::state::{Decision, Lead, NONE, Queues, VehState};
 use super::tables::{PathAhead, Tables, VehType};
 use crate::network::{CrossOnLink, RoadNetwork};
-
-/// A conflict point's record of the nearest vehicle on each side this step.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Notify {
-    /// The vehicle's slot.
-    pub(crate) vehicle: u32,
-    /// Step + 1 at which this was written (0: never); older entries are stale.
-    pub(crate) stamp: u32,
-    /// Distance of the vehicle's front before the point (negative: past it).
-    pub(crate) dist: f64,
-}
 
 /// Read-only view of the world during a step.
 pub(crate) struct View<'a> {
@@ -29,7 +19,7 @@ pub(crate) struct View<'a> {
     pub(crate) st: &'a [VehState],
     pub(crate) lead: &'a [Lead],
     pub(crate) q: &'a Queues,
-    pub(crate) notify: &'a [[Notify; 2]],
+    pub(crate) claims: &'a Claims,
     /// Per road link: may move now.
     pub(crate) green: &'a [bool],
     /// Per lane: position of an active blockage (metres from the start), or +∞.
@@ -48,9 +38,9 @@ impl View<'_> {
     pub(crate) fn path_ahead(&self, v: &VehState) -> PathAhead<'_> {
         PathAhead {
             t: self.t,
-            net: self.net,
             route: self.t.route(v.flow),
             next: v.next,
+            last: if v.next == NONE { NONE } else { v.drivable },
             pos: v.route_pos,
         }
     }
@@ -69,6 +59,10 @@ impl View<'_> {
         let d = v.drivable;
         let mut speed =
             p.max_speed_mps.min(v.speed + p.max_pos_acc * dt).min(self.t.dmax[d as usize]);
+        let remaining = self.t.dlen[d as usize] - v.dis;
+        if self.t.limit_ahead && remaining < speed * dt && v.next != NONE {
+            speed = self.limit_ahead(v, speed, remaining);
+        }
         speed = speed.min(self.follow_speed(slot, v));
         let mut blocker = NONE;
         if self.intersection_related(v, ty) {
@@ -114,6 +108,19 @@ impl View<'_> {
             }
         }
         Decision { speed, dis, drivable: cur, lanes_entered, blocker, ended }
+    }
+
+    /// Lowers `speed` to the limit of every drivable the vehicle could reach in this step, so
+    /// that it never arrives somewhere faster than allowed (only matters where limits differ).
+    fn limit_ahead(&self, v: &VehState, mut speed: f64, mut reach: f64) -> f64 {
+        for d in self.path_ahead(v) {
+            speed = speed.min(self.t.dmax[d as usize]);
+            reach += self.t.dlen[d as usize];
+            if reach >= speed * self.dt {
+                break;
+            }
+        }
+        speed
     }
 
     fn follow_speed(&self, slot: u32, v: &VehState) -> f64 {
@@ -200,20 +207,18 @@ impl View<'_> {
         to_start: f64,
     ) -> Option<u32> {
         let other = 1 - usize::from(c.side);
-        let n = self.notify[c.cross as usize][other];
-        if n.stamp != self.step + 1 {
-            return None;
-        }
-        let foe = n.vehicle;
+        let cross = &self.net.crosses()[c.cross as usize];
+        let foe_link = cross.lane_links[other].index();
+        let pos = self.t.cross_pos[c.cross as usize][other];
+        let (foe, d2) =
+            self.claims.notifier(self.t, foe_link, pos, cross.distance[other], self.step + 1)?;
         let me = &self.ty(slot).p;
         let d1 = c.distance - to_start;
-        let d2 = n.dist;
         if !can_yield(me, v.speed, d1) {
             return None;
         }
         let f = &self.st[foe as usize];
         let fp = &self.ty(foe).p;
-        let foe_link = self.net.crosses()[c.cross as usize].lane_links[other].index();
         let (t1, t2) = (self.t.link_turn[link], self.t.link_turn[foe_link]);
         let steps = |st: &VehState, p: &crate::demand::VehicleParams, d: f64, l: usize| {
             let target =

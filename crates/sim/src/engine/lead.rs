@@ -7,7 +7,6 @@
 
 use super::decide::View;
 use super::state::{Lead, NONE};
-use crate::ids::LaneId;
 
 impl View<'_> {
     /// The leader of the vehicle in `slot`.
@@ -24,8 +23,8 @@ impl View<'_> {
             if self.t.is_link(d) {
                 let start = self.t.link_start[(d - self.t.n_lanes) as usize];
                 let mut best = Lead::NONE;
-                for link in &self.net.lane(LaneId(start)).out_links {
-                    let tail = self.q.tail[(self.t.n_lanes + link.0) as usize];
+                for &link in self.t.out(start) {
+                    let tail = self.q.tail[(self.t.n_lanes + link) as usize];
                     if tail != NONE {
                         let gap = dist + self.st[tail as usize].dis - self.ty(tail).p.length_m;
                         if best.leader == NONE || gap < best.gap {

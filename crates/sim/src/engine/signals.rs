@@ -70,6 +70,12 @@ impl Engine {
             s.remaining_s -= dt;
             let phases = &self.net.intersections()[i].phases;
             let before = s.phase;
+            // Whole cycles shorter than a step are skipped arithmetically (tiny durations
+            // would otherwise spin here for a very long time).
+            let cycle: f64 = phases.iter().map(|p| p.duration_s).sum();
+            if s.remaining_s < -cycle {
+                s.remaining_s %= cycle;
+            }
             while s.remaining_s <= 0.0 {
                 s.phase = (s.phase + 1) % phases.len();
                 s.remaining_s += phases[s.phase].duration_s;

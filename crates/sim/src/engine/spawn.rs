@@ -89,6 +89,11 @@ impl Engine {
     }
 
     fn create_vehicle(&mut self, flow: u32) {
+        let lanes = self.t.first_lanes(flow);
+        if lanes.is_empty() {
+            // Not reachable for completed routes (their first road leads to the second).
+            return;
+        }
         let id = self.next_vehicle;
         self.next_vehicle += 1;
         let now = self.time_s();
@@ -150,7 +155,7 @@ impl Engine {
     fn enter(&mut self, lane: u32, p: Pending, ty: u32) {
         let slot = self.allocate_slot();
         let route = self.t.route(p.flow);
-        let next = self.t.next_after_lane(&self.net, lane, route, 0);
+        let next = self.t.next_after_lane(lane, route, 0);
         self.st[slot as usize] = VehState {
             drivable: lane,
             next,
@@ -166,7 +171,7 @@ impl Engine {
         let tail = self.q.tail[lane as usize];
         self.q.push_back(lane, slot);
         self.lead[slot as usize] = if tail == NONE {
-            self.view_for_lead().lead_of(slot)
+            self.view().lead_of(slot)
         } else {
             let tv = &self.st[tail as usize];
             Lead { leader: tail, gap: tv.dis - self.t.types[tv.ty as usize].p.length_m }

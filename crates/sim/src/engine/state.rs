@@ -151,6 +151,34 @@ impl Queues {
         self.len[di] += 1;
     }
 
+    /// Inserts `slot` into drivable `d` behind every vehicle for which `stays_ahead` holds
+    /// (walking from the front).
+    pub(crate) fn insert_behind(&mut self, d: u32, slot: u32, stays_ahead: impl Fn(u32) -> bool) {
+        let mut before = NONE; // the vehicle `slot` goes in front of
+        let mut cur = self.head[d as usize];
+        while cur != NONE && stays_ahead(cur) {
+            cur = self.behind[cur as usize];
+        }
+        if cur != NONE {
+            before = cur;
+        }
+        if before == NONE {
+            self.push_back(d, slot);
+            return;
+        }
+        let (si, bi) = (slot as usize, before as usize);
+        let a = self.ahead[bi];
+        self.ahead[si] = a;
+        self.behind[si] = before;
+        self.ahead[bi] = slot;
+        if a == NONE {
+            self.head[d as usize] = slot;
+        } else {
+            self.behind[a as usize] = slot;
+        }
+        self.len[d as usize] += 1;
+    }
+
     /// Removes `slot` from drivable `d`, wherever it is.
     pub(crate) fn unlink(&mut self, d: u32, slot: u32) {
         let (di, si) = (d as usize, slot as usize);

@@ -6,6 +6,9 @@ use crate::demand::{Demand, Flow, Router, VehicleParams};
 use crate::error::ImportError;
 use crate::network::RoadNetwork;
 
+/// Shortest time between two vehicles of one flow (more would be a flood, not a flow).
+pub const MIN_INTERVAL_S: f64 = 1e-3;
+
 /// Parses a CityFlow `flow.json` against `net`. `file` names the source in error messages.
 ///
 /// Unknown roads are errors; routes that cannot be completed (anchors not connected, or a
@@ -54,6 +57,16 @@ pub(crate) fn resolve(
             anchors.push(rid);
         }
         check_positive(file, || format!("{}.interval", path()), f.interval)?;
+        if f.interval < MIN_INTERVAL_S {
+            return Err(ImportError::invalid(
+                file,
+                format!("{}.interval", path()),
+                format!(
+                    "{} s is too short; expected at least {MIN_INTERVAL_S} s between vehicles",
+                    f.interval
+                ),
+            ));
+        }
         let start_time_s = f.start_time.unwrap_or(0.0);
         check_finite(file, || format!("{}.startTime", path()), start_time_s)?;
         let end_time_s = match f.end_time {

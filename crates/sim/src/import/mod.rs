@@ -8,7 +8,7 @@ mod flow;
 mod raw;
 mod roadnet;
 
-pub use flow::parse_flows;
+pub use flow::{MIN_INTERVAL_S, parse_flows};
 pub(crate) use flow::{parse_raw as parse_raw_flows, resolve as resolve_flows};
 pub use roadnet::parse_roadnet;
 

@@ -96,3 +96,17 @@ fn synthetic_4x4_native_hour_matches_cityflow() {
     assert!(within(m.finished as f64, r["finished"].as_f64().unwrap(), 0.03), "{m:?}");
     assert!(within(m.vehicle_steps as f64, r["vehicle_steps"].as_f64().unwrap(), 0.03), "{m:?}");
 }
+
+#[test]
+fn synthetic_4x4_native_hour_is_cityflows_in_exact_mode() {
+    let s = bundled("syn_4x4", "flow.json");
+    let mut e = engine(&s, EngineConfig { cityflow_exact: true, ..EngineConfig::default() });
+    e.run(3600);
+    let m = e.metrics();
+    let r = reference("syn4x4/fixed_native");
+    assert_eq!(m.finished, r["finished"].as_u64().unwrap());
+    assert_eq!(m.running, r["running"].as_u64().unwrap());
+    assert_eq!(m.waiting, r["waiting_to_enter"].as_u64().unwrap());
+    assert_eq!(m.vehicle_steps, r["vehicle_steps"].as_u64().unwrap());
+    assert!((m.avg_travel_time_s - r["avg_travel_time"].as_f64().unwrap()).abs() < 1e-9);
+}

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, reason = "test helpers too: a failed unwrap is a failed test")]
 
 mod api;
+mod control_fidelity;
 mod deps;
 mod fidelity;
 mod import_errors;
