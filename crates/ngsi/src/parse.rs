@@ -321,7 +321,9 @@ fn parse_typed(
             "datasetId" => match v.as_str() {
                 Some(id) if is_uri(id) => attr.dataset_id = Some(id.to_string()),
                 _ => {
-                    return Err(NgsiError::bad_data(format!("datasetId of '{name}' must be a URI")));
+                    return Err(NgsiError::bad_data(format!(
+                        "datasetId of '{name}' must be a URI"
+                    )));
                 }
             },
             "observedAt" => {
