@@ -192,8 +192,8 @@ fn parse_rhs(text: &str, op: Op, expand: &dyn Fn(&str) -> String) -> NgsiResult<
                 }
                 _ => raw,
             };
-            if raw.is_empty() {
-                return Err(NgsiError::bad_data("missing value after operator"));
+            if raw.is_empty() || raw.starts_with(['=', '<', '>', '!', '~', '(']) {
+                return Err(NgsiError::bad_data("missing or malformed value after operator"));
             }
             (literal(raw, expand), raw.len())
         };
