@@ -4,6 +4,9 @@
 //! parameters) are wrapped in [`UsageError`] and exit with code 2, like clap's own argument
 //! errors; anything else is an internal fault and exits with code 1.
 
+mod bench_hub;
+mod serve;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -17,7 +20,19 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Run the city data hub: the NGSI-LD API over durable embedded storage.
+    Serve(serve::ServeArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Measure the data hub through real HTTP on a temporary store.
+    Hub(bench_hub::BenchHubArgs),
+}
 
 /// An error caused by the user's input; the process exits with code 2.
 #[derive(Debug)]
@@ -33,7 +48,14 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Serve(args) => serve::serve(args),
+        Command::Bench(BenchCommand::Hub(args)) => bench_hub::run(args),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
