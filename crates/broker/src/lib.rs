@@ -28,10 +28,14 @@ use parking_lot::RwLock;
 pub use entities::{BatchError, BatchOp, BatchResult, UpdateResult, UpsertMode};
 pub use info::{AttributeInfo, TypeInfo};
 pub use query::{EntityQuery, QueryPage};
+pub use subscription::{
+    BoxFuture, ContextResolver, Delivery, Notification, NotificationSink, NotifyStatus,
+    SubscriptionView,
+};
 
 use codec::Terms;
 use temporal::TemporalHeader;
-use tenant::{EntityEvent, TenantState, Tx};
+use tenant::{TenantState, Tx};
 
 /// The default tenant's name (requests without `NGSILD-Tenant`).
 pub const DEFAULT_TENANT: &str = "";
@@ -45,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) terms: Terms,
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
     pub(crate) started_at: i64,
+    pub(crate) sink: std::sync::OnceLock<Arc<dyn subscription::NotificationSink>>,
+    pub(crate) resolver: std::sync::OnceLock<Arc<dyn subscription::ContextResolver>>,
 }
 
 /// The hub's service layer. Cheap to clone; all clones share state.
@@ -61,6 +67,8 @@ impl Broker {
             terms: Terms::default(),
             tenants: RwLock::new(HashMap::new()),
             started_at: now_micros(),
+            sink: std::sync::OnceLock::new(),
+            resolver: std::sync::OnceLock::new(),
         };
         let broker = Broker { inner: Arc::new(inner) };
         broker.tenant_or_create(DEFAULT_TENANT);
@@ -203,10 +211,6 @@ impl Broker {
     fn has_listeners(&self, state: &TenantState) -> bool {
         !state.subs.is_empty()
     }
-
-    fn dispatch(&self, _tenant: &str, _events: Vec<EntityEvent>) {}
-
-    fn restore_subscription(&self, _tenant: &str, _data: &[u8]) {}
 }
 
 impl Broker {

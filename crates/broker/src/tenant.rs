@@ -20,7 +20,6 @@ pub(crate) type GeoEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
 /// What happened to one entity in a write, for subscriptions.
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // read by subscriptions
 pub(crate) struct EntityEvent {
     pub(crate) before: Option<Entity>,
     pub(crate) after: Option<Entity>,

@@ -21,6 +21,7 @@ pub mod model;
 pub mod parse;
 pub mod query;
 pub mod render;
+pub mod subscription;
 pub mod time;
 
 pub use context::Context;

@@ -9,8 +9,10 @@ mod contexts;
 mod discovery;
 mod entities;
 mod http;
+mod notify;
 mod problem;
 mod respond;
+mod subscriptions;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
 pub use contexts::Contexts;
+pub use notify::{HttpSink, Resolver};
 pub use problem::{ApiError, ApiResult};
 
 /// Largest request body accepted.
@@ -47,7 +50,10 @@ pub struct AppState {
 impl AppState {
     /// State over `broker`.
     pub fn new(broker: Broker) -> AppState {
-        AppState { broker, contexts: Arc::new(Contexts::new()) }
+        let contexts = Arc::new(Contexts::new());
+        broker.set_notification_sink(Arc::new(notify::HttpSink::new()));
+        broker.set_context_resolver(Arc::new(notify::Resolver(contexts.clone())));
+        AppState { broker, contexts }
     }
 }
 
@@ -70,6 +76,11 @@ pub fn router(state: AppState) -> Router {
                 .delete(entities::delete_attr),
         )
         .route("/entityOperations/{op}", post(batch::operation))
+        .route("/subscriptions", get(subscriptions::list).post(subscriptions::create))
+        .route(
+            "/subscriptions/{id}",
+            get(subscriptions::retrieve).patch(subscriptions::update).delete(subscriptions::delete),
+        )
         .route("/types", get(discovery::types))
         .route("/types/{type}", get(discovery::type_info))
         .route("/attributes", get(discovery::attributes))

@@ -7,3 +7,4 @@ mod batch;
 mod common;
 mod entities;
 mod query;
+mod subscriptions;
