@@ -252,7 +252,6 @@ pub(crate) fn encode_change(c: &Change, terms: &Terms, ops: &mut Vec<WriteOp>) -
     postcard::to_stdvec(&enc).unwrap_or_default()
 }
 
-#[allow(dead_code)] // read by the temporal API
 pub(crate) fn decode_change(bytes: &[u8], terms: &Terms) -> Option<Change> {
     let enc: EncChange = postcard::from_bytes(bytes).ok()?;
     Some(Change {

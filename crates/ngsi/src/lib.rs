@@ -22,6 +22,7 @@ pub mod parse;
 pub mod query;
 pub mod render;
 pub mod subscription;
+pub mod temporal;
 pub mod time;
 
 pub use context::Context;

@@ -13,6 +13,7 @@ mod notify;
 mod problem;
 mod respond;
 mod subscriptions;
+mod temporal;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -81,6 +82,15 @@ pub fn router(state: AppState) -> Router {
             "/subscriptions/{id}",
             get(subscriptions::retrieve).patch(subscriptions::update).delete(subscriptions::delete),
         )
+        .route("/temporal/entities", get(temporal::query).post(temporal::create))
+        .route("/temporal/entities/{id}", get(temporal::retrieve).delete(temporal::delete))
+        .route("/temporal/entities/{id}/attrs", post(temporal::append))
+        .route("/temporal/entities/{id}/attrs/{attr}", axum::routing::delete(temporal::delete_attr))
+        .route(
+            "/temporal/entities/{id}/attrs/{attr}/{instance}",
+            axum::routing::delete(temporal::delete_instance).patch(temporal::modify_instance),
+        )
+        .route("/temporal/entityOperations/query", post(temporal::query_post))
         .route("/types", get(discovery::types))
         .route("/types/{type}", get(discovery::type_info))
         .route("/attributes", get(discovery::attributes))

@@ -8,3 +8,4 @@ mod common;
 mod entities;
 mod query;
 mod subscriptions;
+mod temporal;
