@@ -13,7 +13,7 @@ use regex::Regex;
 use rstar::AABB;
 
 use crate::Broker;
-use crate::codec::Terms;
+use crate::codec::{Terms, peek_header};
 use crate::tenant::TenantState;
 
 /// What to look for.
@@ -71,28 +71,59 @@ fn geo_matches(g: &GeoQuery, e: &Entity) -> bool {
         .any(|geom| g.matches(&geom))
 }
 
-/// Candidate slots for a query, in creation order; `None` means "all".
-fn candidates(q: &EntityQuery, s: &TenantState, terms: &Terms) -> Option<BTreeSet<u32>> {
+/// Candidate slots for a query, in creation order.
+enum Candidates<'a> {
+    /// One index set, borrowed.
+    Borrowed(&'a BTreeSet<u32>),
+    /// A computed set.
+    Owned(BTreeSet<u32>),
+    /// Every entity.
+    All,
+}
+
+fn candidates<'a>(q: &EntityQuery, s: &'a TenantState, terms: &Terms) -> Candidates<'a> {
     if !q.ids.is_empty() {
-        return Some(q.ids.iter().filter_map(|id| s.slot_of(id)).collect());
+        return Candidates::Owned(q.ids.iter().filter_map(|id| s.slot_of(id)).collect());
     }
-    if let Some(types) = &q.types {
-        let mut set = BTreeSet::new();
-        // Every match has at least one of the expression's types, so the union is a superset.
-        for atom in types.atoms() {
-            if let Some(slots) = terms.lookup(atom).and_then(|id| s.by_type.get(&id)) {
-                set.extend(slots.iter().copied());
-            }
-        }
-        return Some(set);
-    }
+    // The spatial index is usually the most selective, so it wins over the type index.
     if let Some(g) = q.geo.as_ref().filter(|g| g.property == LOCATION)
         && let Some(rect) = g.search_box()
     {
         let env = AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]);
-        return Some(s.geo.locate_in_envelope_intersecting(env).map(|e| e.data).collect());
+        return Candidates::Owned(
+            s.geo.locate_in_envelope_intersecting(env).map(|e| e.data).collect(),
+        );
     }
-    None
+    if let Some(types) = &q.types {
+        let atoms = types.atoms();
+        if atoms.len() == 1 {
+            static EMPTY: BTreeSet<u32> = BTreeSet::new();
+            let set = terms.lookup(atoms[0]).and_then(|id| s.by_type.get(&id));
+            return Candidates::Borrowed(set.unwrap_or(&EMPTY));
+        }
+        // Every match has at least one of the expression's types, so the union is a superset.
+        let mut set = BTreeSet::new();
+        for atom in atoms {
+            if let Some(slots) = terms.lookup(atom).and_then(|id| s.by_type.get(&id)) {
+                set.extend(slots.iter().copied());
+            }
+        }
+        return Candidates::Owned(set);
+    }
+    Candidates::All
+}
+
+/// Cheap checks on the encoded header (id, types) before decoding the whole entity.
+fn header_matches(q: &EntityQuery, s: &TenantState, slot: u32, terms: &Terms) -> bool {
+    if q.ids.is_empty() && q.id_pattern.is_none() && q.types.is_none() {
+        return true;
+    }
+    let Some((id, types)) = s.slot_bytes(slot).and_then(peek_header) else { return false };
+    (q.ids.is_empty() || q.ids.contains(&id))
+        && q.id_pattern.as_ref().is_none_or(|re| re.is_match(&id))
+        && q.types.as_ref().is_none_or(|t| {
+            t.eval(&mut |atom: &String| terms.lookup(atom).is_some_and(|tid| types.contains(&tid)))
+        })
 }
 
 fn run(
@@ -103,6 +134,9 @@ fn run(
 ) -> usize {
     let mut total = 0;
     let mut visit = |slot: u32| -> bool {
+        if !header_matches(q, s, slot, terms) {
+            return true;
+        }
         let Some(e) = s.decode_slot(slot, terms) else { return true };
         if q.matches(&e) {
             total += 1;
@@ -111,14 +145,21 @@ fn run(
         true
     };
     match candidates(q, s, terms) {
-        Some(set) => {
+        Candidates::Borrowed(set) => {
+            for slot in set.iter().copied() {
+                if !visit(slot) {
+                    break;
+                }
+            }
+        }
+        Candidates::Owned(set) => {
             for slot in set {
                 if !visit(slot) {
                     break;
                 }
             }
         }
-        None => {
+        Candidates::All => {
             for slot in s.all_slots() {
                 if !visit(slot) {
                     break;

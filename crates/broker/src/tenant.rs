@@ -72,6 +72,11 @@ impl TenantState {
         decode_entity(bytes, terms)
     }
 
+    /// The encoded bytes of `slot`.
+    pub(crate) fn slot_bytes(&self, slot: u32) -> Option<&[u8]> {
+        self.slots.get(slot as usize)?.as_deref()
+    }
+
     /// Slots in creation order (stable for pagination).
     pub(crate) fn all_slots(&self) -> impl Iterator<Item = u32> + '_ {
         self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i as u32)
