@@ -34,7 +34,6 @@ pub use subscription::{
 };
 
 use codec::Terms;
-use temporal::TemporalHeader;
 use tenant::{TenantState, Tx};
 
 /// The default tenant's name (requests without `NGSILD-Tenant`).
@@ -90,9 +89,11 @@ impl Broker {
                     self.tenant_or_create(&tenant).state.write().load(data, &inner.terms);
                 }
                 Loaded::Temporal { tenant, id, data } => {
-                    if let Some(h) = TemporalHeader::decode(&data, &inner.terms) {
-                        self.tenant_or_create(&tenant).state.write().temporal.insert(id, h);
-                    }
+                    self.tenant_or_create(&tenant)
+                        .state
+                        .write()
+                        .temporal
+                        .insert(id.into(), data.into_boxed_slice());
                 }
                 Loaded::Subscription { tenant, data } => subs.push((tenant, data)),
             })

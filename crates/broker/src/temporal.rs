@@ -72,7 +72,8 @@ impl Broker {
     ) -> NgsiResult<bool> {
         self.write(tenant, true, |s, tx| {
             let created = !s.temporal.contains_key(id);
-            let header = match s.temporal.get(id) {
+            let header = match s.temporal.get(id).and_then(|b| TemporalHeader::decode(b, tx.terms))
+            {
                 Some(h) => {
                     let mut h = h.clone();
                     for t in types {
@@ -143,8 +144,11 @@ impl Broker {
 
     /// The full temporal representation of `id`.
     pub async fn temporal_entity(&self, tenant: &str, id: &str) -> NgsiResult<TemporalEntity> {
-        let header =
-            self.read(tenant, |s, _| s.temporal.get(id).cloned())?.ok_or_else(|| not_found(id))?;
+        let header = self
+            .read(tenant, |s, terms| {
+                s.temporal.get(id).and_then(|b| TemporalHeader::decode(b, terms))
+            })?
+            .ok_or_else(|| not_found(id))?;
         let rows = self.history_rows(tenant, id).await?;
         let mut e = TemporalEntity {
             id: id.to_string(),
@@ -192,12 +196,17 @@ impl Broker {
         tenant: &str,
         q: &EntityQuery,
     ) -> NgsiResult<Vec<TemporalEntity>> {
-        let ids: Vec<String> = self.read(tenant, |s, _| {
-            let mut ids: Vec<(&String, &TemporalHeader)> = s
+        let ids: Vec<String> = self.read(tenant, |s, terms| {
+            let decoded: Vec<(String, TemporalHeader)> = s
                 .temporal
                 .iter()
+                .filter_map(|(id, b)| TemporalHeader::decode(b, terms).map(|h| (id.to_string(), h)))
+                .collect();
+            let mut ids: Vec<(&String, &TemporalHeader)> = decoded
+                .iter()
+                .map(|(id, h)| (id, h))
                 .filter(|(id, h)| {
-                    (q.ids.is_empty() || q.ids.contains(id))
+                    (q.ids.is_empty() || q.ids.contains(*id))
                         && q.id_pattern.as_ref().is_none_or(|re| re.is_match(id))
                         && q.types
                             .as_ref()

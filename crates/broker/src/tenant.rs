@@ -36,7 +36,8 @@ pub(crate) struct TenantState {
     pub(crate) by_type: HashMap<u32, BTreeSet<u32>>,
     pub(crate) geo: RTree<GeoEntry>,
     geo_of: HashMap<u32, Rectangle<[f64; 2]>>,
-    pub(crate) temporal: HashMap<String, TemporalHeader>,
+    /// Temporal headers, encoded (types interned) to keep them small.
+    pub(crate) temporal: HashMap<Box<str>, Box<[u8]>>,
     pub(crate) subs: BTreeMap<String, SubState>,
 }
 
@@ -222,7 +223,11 @@ impl TenantState {
             scope: entity.scope.clone(),
             created_at: entity.created_at,
         };
-        match self.temporal.get(&entity.id) {
+        match self
+            .temporal
+            .get(entity.id.as_str())
+            .and_then(|b| TemporalHeader::decode(b, tx.terms))
+        {
             Some(h) if h.types == fresh.types && h.scope == fresh.scope => {}
             Some(h) => {
                 let mut merged = fresh.clone();
@@ -235,12 +240,12 @@ impl TenantState {
 
     pub(crate) fn put_temporal(&mut self, id: &str, header: TemporalHeader, tx: &mut Tx<'_>) {
         let data = header.encode(tx.terms, &mut tx.ops);
+        self.temporal.insert(id.into(), data.clone().into_boxed_slice());
         tx.ops.push(WriteOp::PutTemporal {
             tenant: tx.tenant.to_string(),
             id: id.to_string(),
             data,
         });
-        self.temporal.insert(id.to_string(), header);
     }
 }
 

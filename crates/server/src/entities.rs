@@ -192,8 +192,22 @@ pub(crate) async fn retrieve(
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
     let view = View::from_params(&p, &rctx.ctx)?;
+    let join = crate::join::parse(&p)?;
     let entity = st.broker.retrieve_entity(&tenant, &id)?;
-    let body = view.render(&entity, &rctx.ctx, media);
+    let body = match join {
+        Some(j @ crate::join::Join::Flat(_)) => Value::Array(crate::join::render(
+            &st.broker,
+            &tenant,
+            j,
+            &[entity],
+            &view,
+            &rctx.ctx,
+            media,
+        )),
+        Some(j) => crate::join::render(&st.broker, &tenant, j, &[entity], &view, &rctx.ctx, media)
+            .remove(0),
+        None => view.render(&entity, &rctx.ctx, media),
+    };
     Ok(respond::json(StatusCode::OK, media, &rctx, body, &headers))
 }
 
@@ -289,7 +303,17 @@ pub(crate) async fn query(
     let rctx = st.contexts.for_headers(&headers).await?;
     let view = View::from_params(&p, &rctx.ctx)?;
     let query = entity_query(&p, &rctx.ctx, true)?;
+    let join = crate::join::parse(&p)?;
     let page = st.broker.query_entities(&tenant, &query)?;
+    if let Some(j) = join {
+        let items =
+            crate::join::render(&st.broker, &tenant, j, &page.entities, &view, &rctx.ctx, media);
+        let mut resp = respond::json(StatusCode::OK, media, &rctx, Value::Array(items), &headers);
+        if let Some(total) = page.total {
+            resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
+        }
+        return Ok(resp);
+    }
     Ok(query_response(&page, &view, &rctx, media, &headers, &query, q.as_deref()))
 }
 

@@ -9,6 +9,7 @@ mod contexts;
 mod discovery;
 mod entities;
 mod http;
+mod join;
 mod notify;
 mod problem;
 mod respond;

@@ -110,7 +110,7 @@ fn open_conn(path: &Path, read_only: bool) -> StoreResult<Connection> {
     // WAL + FULL: a commit returns only after the WAL is fsynced.
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;
-         PRAGMA cache_size=-16000; PRAGMA wal_autocheckpoint=4000;",
+         PRAGMA cache_size=-4000; PRAGMA wal_autocheckpoint=4000;",
     )
     .map_err(err)?;
     Ok(conn)

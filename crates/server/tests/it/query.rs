@@ -112,3 +112,20 @@ async fn types_and_attributes() {
     assert_eq!(body["attributeCount"], 30);
     assert_eq!(hub.get("/types/Bus").await.status(), 404);
 }
+
+#[tokio::test]
+async fn linked_entity_retrieval() {
+    let hub = Hub::start().await;
+    hub.post_json("/entities", &json!({"id": "urn:ngsi-ld:City:Paris", "type": "City"})).await;
+    hub.post_json("/entities", &json!({"id": "urn:ngsi-ld:Building:b", "type": "Building", "locatedAt": {"type": "Relationship", "object": "urn:ngsi-ld:City:Paris"}})).await;
+    let (_, inline) = hub.get_json("/entities/urn:ngsi-ld:Building:b?join=inline").await;
+    assert_eq!(
+        inline["locatedAt"]["entity"],
+        json!({"id": "urn:ngsi-ld:City:Paris", "type": "City"})
+    );
+    let (_, flat) = hub.get_json("/entities?type=Building&join=flat").await;
+    let ids: Vec<&str> =
+        flat.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["urn:ngsi-ld:Building:b", "urn:ngsi-ld:City:Paris"]);
+    assert_eq!(hub.get("/entities?type=Building&join=sideways").await.status(), 400);
+}
