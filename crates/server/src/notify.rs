@@ -30,9 +30,12 @@ impl Default for HttpSink {
 impl HttpSink {
     /// A sink with its own connection pool.
     pub fn new() -> HttpSink {
+        // Title-case header names: some receivers (Python test servers) look up `Link` by its
+        // exact case.
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(2))
+            .http1_title_case_headers()
             .build()
             .unwrap_or_default();
         HttpSink { client }
