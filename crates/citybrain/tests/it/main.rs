@@ -5,8 +5,10 @@
 mod bad_input;
 mod control_cli;
 mod control_quality;
+mod durability;
 mod gen_cli;
 mod sim_cli;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

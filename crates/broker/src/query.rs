@@ -1,0 +1,201 @@
+//! Entity queries: candidate selection from the id, type and spatial indexes, then exact
+//! filtering (ids, idPattern, type expression, attrs, q, scopeQ, geo-query) in creation
+//! order, with limit/offset and an optional total count.
+
+use std::collections::BTreeSet;
+
+use citybrain_ngsi::error::NgsiResult;
+use citybrain_ngsi::filters::{ScopeQuery, TypeExpr, scopes_match, types_match};
+use citybrain_ngsi::geo::{GeoQuery, LOCATION, parse_geometry};
+use citybrain_ngsi::model::{AttrKind, Entity};
+use citybrain_ngsi::query::{Query, matches};
+use regex::Regex;
+use rstar::AABB;
+
+use crate::Broker;
+use crate::codec::{Terms, peek_header};
+use crate::tenant::TenantState;
+
+/// What to look for.
+#[derive(Debug, Clone, Default)]
+pub struct EntityQuery {
+    /// Entity ids (any of).
+    pub ids: Vec<String>,
+    /// Regular expression over ids.
+    pub id_pattern: Option<Regex>,
+    /// Type expression (expanded names).
+    pub types: Option<TypeExpr>,
+    /// Entities must have at least one of these attributes (expanded names).
+    pub attrs: Vec<String>,
+    /// The query language filter.
+    pub q: Option<Query>,
+    /// Scope filter.
+    pub scope_q: Option<ScopeQuery>,
+    /// Geo filter.
+    pub geo: Option<GeoQuery>,
+    /// Page size.
+    pub limit: usize,
+    /// Entities to skip.
+    pub offset: usize,
+    /// Whether to count all matches.
+    pub count: bool,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, Default)]
+pub struct QueryPage {
+    /// The entities of the page, in a stable order.
+    pub entities: Vec<Entity>,
+    /// Total number of matches when counting was asked.
+    pub total: Option<usize>,
+}
+
+impl EntityQuery {
+    /// Whether `e` satisfies every filter.
+    pub fn matches(&self, e: &Entity) -> bool {
+        (self.ids.is_empty() || self.ids.contains(&e.id))
+            && self.id_pattern.as_ref().is_none_or(|re| re.is_match(&e.id))
+            && self.types.as_ref().is_none_or(|t| types_match(t, &e.types))
+            && (self.attrs.is_empty() || self.attrs.iter().any(|a| e.attrs.contains_key(a)))
+            && self.q.as_ref().is_none_or(|q| matches(q, e))
+            && self.scope_q.as_ref().is_none_or(|s| scopes_match(s, &e.scope))
+            && self.geo.as_ref().is_none_or(|g| geo_matches(g, e))
+    }
+}
+
+fn geo_matches(g: &GeoQuery, e: &Entity) -> bool {
+    let Some(list) = e.attrs.get(&g.property) else { return false };
+    list.iter()
+        .filter(|a| a.kind == AttrKind::GeoProperty)
+        .filter_map(|a| parse_geometry(&a.value).ok())
+        .any(|geom| g.matches(&geom))
+}
+
+/// Candidate slots for a query, in creation order.
+enum Candidates<'a> {
+    /// One index set, borrowed.
+    Borrowed(&'a BTreeSet<u32>),
+    /// A computed set.
+    Owned(BTreeSet<u32>),
+    /// Every entity.
+    All,
+}
+
+fn candidates<'a>(q: &EntityQuery, s: &'a TenantState, terms: &Terms) -> Candidates<'a> {
+    if !q.ids.is_empty() {
+        return Candidates::Owned(q.ids.iter().filter_map(|id| s.slot_of(id)).collect());
+    }
+    // The spatial index is usually the most selective, so it wins over the type index.
+    if let Some(g) = q.geo.as_ref().filter(|g| g.property == LOCATION)
+        && let Some(rect) = g.search_box()
+    {
+        let env = AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]);
+        return Candidates::Owned(
+            s.geo.locate_in_envelope_intersecting(env).map(|e| e.data).collect(),
+        );
+    }
+    if let Some(types) = &q.types {
+        let atoms = types.atoms();
+        if atoms.len() == 1 {
+            static EMPTY: BTreeSet<u32> = BTreeSet::new();
+            let set = terms.lookup(atoms[0]).and_then(|id| s.by_type.get(&id));
+            return Candidates::Borrowed(set.unwrap_or(&EMPTY));
+        }
+        // Every match has at least one of the expression's types, so the union is a superset.
+        let mut set = BTreeSet::new();
+        for atom in atoms {
+            if let Some(slots) = terms.lookup(atom).and_then(|id| s.by_type.get(&id)) {
+                set.extend(slots.iter().copied());
+            }
+        }
+        return Candidates::Owned(set);
+    }
+    Candidates::All
+}
+
+/// Cheap checks on the encoded header (id, types) before decoding the whole entity.
+fn header_matches(q: &EntityQuery, s: &TenantState, slot: u32, terms: &Terms) -> bool {
+    if q.ids.is_empty() && q.id_pattern.is_none() && q.types.is_none() {
+        return true;
+    }
+    let Some((id, types)) = s.slot_bytes(slot).and_then(peek_header) else { return false };
+    (q.ids.is_empty() || q.ids.contains(&id))
+        && q.id_pattern.as_ref().is_none_or(|re| re.is_match(&id))
+        && q.types.as_ref().is_none_or(|t| {
+            t.eval(&mut |atom: &String| terms.lookup(atom).is_some_and(|tid| types.contains(&tid)))
+        })
+}
+
+fn run(
+    q: &EntityQuery,
+    s: &TenantState,
+    terms: &Terms,
+    mut keep: impl FnMut(Entity) -> bool,
+) -> usize {
+    let mut total = 0;
+    let mut visit = |slot: u32| -> bool {
+        if !header_matches(q, s, slot, terms) {
+            return true;
+        }
+        let Some(e) = s.decode_slot(slot, terms) else { return true };
+        if q.matches(&e) {
+            total += 1;
+            return keep(e);
+        }
+        true
+    };
+    match candidates(q, s, terms) {
+        Candidates::Borrowed(set) => {
+            for slot in set.iter().copied() {
+                if !visit(slot) {
+                    break;
+                }
+            }
+        }
+        Candidates::Owned(set) => {
+            for slot in set {
+                if !visit(slot) {
+                    break;
+                }
+            }
+        }
+        Candidates::All => {
+            for slot in s.all_slots() {
+                if !visit(slot) {
+                    break;
+                }
+            }
+        }
+    }
+    total
+}
+
+impl Broker {
+    /// Runs a query against one tenant.
+    pub fn query_entities(&self, tenant: &str, q: &EntityQuery) -> NgsiResult<QueryPage> {
+        self.read(tenant, |s, terms| {
+            let mut page = Vec::new();
+            let mut seen = 0usize;
+            let total = run(q, s, terms, |e| {
+                if seen >= q.offset && page.len() < q.limit {
+                    page.push(e);
+                }
+                seen += 1;
+                q.count || page.len() < q.limit
+            });
+            QueryPage { entities: page, total: q.count.then_some(total) }
+        })
+    }
+
+    /// Ids of every entity matching `q` (limit and offset ignored).
+    pub fn query_ids(&self, tenant: &str, q: &EntityQuery) -> NgsiResult<Vec<String>> {
+        self.read(tenant, |s, terms| {
+            let mut ids = Vec::new();
+            run(q, s, terms, |e| {
+                ids.push(e.id);
+                true
+            });
+            ids
+        })
+    }
+}

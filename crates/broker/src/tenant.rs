@@ -1,0 +1,260 @@
+//! One tenant's in-memory state: encoded entities in a slab, the id, type and spatial
+//! indexes, temporal headers and subscriptions. Every mutation goes through [`Tx`], which
+//! records the store operations and the change events of the same write.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use citybrain_ngsi::geo::{LOCATION, parse_geometry};
+use citybrain_ngsi::model::{AttrKind, Entity};
+use citybrain_store::WriteOp;
+use geo::BoundingRect;
+use rstar::RTree;
+use rstar::primitives::{GeomWithData, Rectangle};
+
+use crate::codec::{Change, Terms, decode_entity, encode_change, encode_entity, peek_header};
+use crate::subscription::SubState;
+use crate::temporal::TemporalHeader;
+
+/// A spatial index entry: the bounding box of an entity's `location` and its slot.
+pub(crate) type GeoEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+/// What happened to one entity in a write, for subscriptions.
+#[derive(Debug, Clone)]
+pub(crate) struct EntityEvent {
+    pub(crate) before: Option<Entity>,
+    pub(crate) after: Option<Entity>,
+    /// Expanded names of the attributes that changed.
+    pub(crate) changed: Vec<String>,
+}
+
+/// One tenant.
+#[derive(Default)]
+pub(crate) struct TenantState {
+    slots: Vec<Option<Box<[u8]>>>,
+    free: Vec<u32>,
+    by_id: HashMap<Box<str>, u32>,
+    pub(crate) by_type: HashMap<u32, BTreeSet<u32>>,
+    pub(crate) geo: RTree<GeoEntry>,
+    geo_of: HashMap<u32, Rectangle<[f64; 2]>>,
+    /// Temporal headers, encoded (types interned) to keep them small.
+    pub(crate) temporal: HashMap<Box<str>, Box<[u8]>>,
+    pub(crate) subs: BTreeMap<String, SubState>,
+}
+
+/// The writes and events of one operation on one tenant.
+pub(crate) struct Tx<'a> {
+    pub(crate) tenant: &'a str,
+    pub(crate) terms: &'a Terms,
+    pub(crate) now: i64,
+    pub(crate) ops: Vec<WriteOp>,
+    pub(crate) events: Vec<EntityEvent>,
+    pub(crate) track_events: bool,
+}
+
+impl TenantState {
+    /// Number of stored entities.
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// The decoded entity `id`.
+    pub(crate) fn get(&self, id: &str, terms: &Terms) -> Option<Entity> {
+        let slot = *self.by_id.get(id)?;
+        self.decode_slot(slot, terms)
+    }
+
+    /// Whether `id` exists.
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    pub(crate) fn decode_slot(&self, slot: u32, terms: &Terms) -> Option<Entity> {
+        let bytes = self.slots.get(slot as usize)?.as_ref()?;
+        decode_entity(bytes, terms)
+    }
+
+    /// The encoded bytes of `slot`.
+    pub(crate) fn slot_bytes(&self, slot: u32) -> Option<&[u8]> {
+        self.slots.get(slot as usize)?.as_deref()
+    }
+
+    /// Slots in creation order (stable for pagination).
+    pub(crate) fn all_slots(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i as u32)
+    }
+
+    /// Slot of entity `id`.
+    pub(crate) fn slot_of(&self, id: &str) -> Option<u32> {
+        self.by_id.get(id).copied()
+    }
+
+    /// Total encoded bytes (for memory reporting).
+    pub(crate) fn encoded_bytes(&self) -> usize {
+        self.slots.iter().flatten().map(|b| b.len()).sum()
+    }
+
+    /// Loads an encoded entity at start-up.
+    pub(crate) fn load(&mut self, bytes: Vec<u8>, terms: &Terms) {
+        let Some((id, types)) = peek_header(&bytes) else {
+            tracing::warn!("skipping an undecodable stored entity");
+            return;
+        };
+        let location = decode_entity(&bytes, terms).and_then(|e| location_rect(&e));
+        self.insert_slot(id, types, bytes.into_boxed_slice(), location);
+    }
+
+    fn insert_slot(
+        &mut self,
+        id: String,
+        types: Vec<u32>,
+        bytes: Box<[u8]>,
+        rect: Option<Rectangle<[f64; 2]>>,
+    ) {
+        let slot = match self.by_id.get(id.as_str()) {
+            Some(slot) => {
+                let slot = *slot;
+                self.unindex(slot);
+                self.slots[slot as usize] = Some(bytes);
+                slot
+            }
+            None => {
+                let slot = match self.free.pop() {
+                    Some(s) => {
+                        self.slots[s as usize] = Some(bytes);
+                        s
+                    }
+                    None => {
+                        self.slots.push(Some(bytes));
+                        (self.slots.len() - 1) as u32
+                    }
+                };
+                self.by_id.insert(id.into_boxed_str(), slot);
+                slot
+            }
+        };
+        for t in types {
+            self.by_type.entry(t).or_default().insert(slot);
+        }
+        if let Some(r) = rect {
+            self.geo.insert(GeomWithData::new(r, slot));
+            self.geo_of.insert(slot, r);
+        }
+    }
+
+    fn unindex(&mut self, slot: u32) {
+        if let Some(Some(bytes)) = self.slots.get(slot as usize)
+            && let Some((_, types)) = peek_header(bytes)
+        {
+            for t in types {
+                if let Some(set) = self.by_type.get_mut(&t) {
+                    set.remove(&slot);
+                }
+            }
+        }
+        if let Some(r) = self.geo_of.remove(&slot) {
+            self.geo.remove(&GeomWithData::new(r, slot));
+        }
+    }
+
+    /// Stores `entity` (insert or replace) and records the history `change`.
+    pub(crate) fn put(
+        &mut self,
+        entity: Entity,
+        change: Change,
+        before: Option<Entity>,
+        tx: &mut Tx<'_>,
+    ) {
+        let bytes = encode_entity(&entity, tx.terms, &mut tx.ops);
+        let types: Vec<u32> =
+            entity.types.iter().map(|t| tx.terms.intern(t, &mut tx.ops)).collect();
+        tx.ops.push(WriteOp::PutEntity {
+            tenant: tx.tenant.to_string(),
+            id: entity.id.clone(),
+            data: bytes.clone(),
+        });
+        self.record_history(&entity.id, &change, tx);
+        self.ensure_temporal(&entity, tx);
+        self.insert_slot(
+            entity.id.clone(),
+            types,
+            bytes.into_boxed_slice(),
+            location_rect(&entity),
+        );
+        if tx.track_events {
+            let mut changed: Vec<String> = change.attrs.iter().map(|(k, _)| k.clone()).collect();
+            changed.extend(change.deleted.iter().map(|(k, _, _)| k.clone()));
+            changed.dedup();
+            tx.events.push(EntityEvent { before, after: Some(entity), changed });
+        }
+    }
+
+    /// Removes entity `id`; returns it.
+    pub(crate) fn remove(&mut self, id: &str, tx: &mut Tx<'_>) -> Option<Entity> {
+        let slot = *self.by_id.get(id)?;
+        let before = self.decode_slot(slot, tx.terms);
+        self.unindex(slot);
+        self.slots[slot as usize] = None;
+        self.free.push(slot);
+        self.by_id.remove(id);
+        tx.ops.push(WriteOp::DeleteEntity { tenant: tx.tenant.to_string(), id: id.to_string() });
+        let change = Change { entity_deleted: true, ..Change::default() };
+        self.record_history(id, &change, tx);
+        if tx.track_events {
+            let changed =
+                before.as_ref().map(|e| e.attrs.keys().cloned().collect()).unwrap_or_default();
+            tx.events.push(EntityEvent { before: before.clone(), after: None, changed });
+        }
+        before
+    }
+
+    fn record_history(&mut self, id: &str, change: &Change, tx: &mut Tx<'_>) {
+        let data = encode_change(change, tx.terms, &mut tx.ops);
+        tx.ops.push(WriteOp::AppendHistory {
+            tenant: tx.tenant.to_string(),
+            entity_id: id.to_string(),
+            time: tx.now,
+            data,
+        });
+    }
+
+    fn ensure_temporal(&mut self, entity: &Entity, tx: &mut Tx<'_>) {
+        let fresh = TemporalHeader {
+            types: entity.types.clone(),
+            scope: entity.scope.clone(),
+            created_at: entity.created_at,
+        };
+        match self
+            .temporal
+            .get(entity.id.as_str())
+            .and_then(|b| TemporalHeader::decode(b, tx.terms))
+        {
+            Some(h) if h.types == fresh.types && h.scope == fresh.scope => {}
+            Some(h) => {
+                let mut merged = fresh.clone();
+                merged.created_at = h.created_at;
+                self.put_temporal(&entity.id, merged, tx);
+            }
+            None => self.put_temporal(&entity.id, fresh, tx),
+        }
+    }
+
+    pub(crate) fn put_temporal(&mut self, id: &str, header: TemporalHeader, tx: &mut Tx<'_>) {
+        let data = header.encode(tx.terms, &mut tx.ops);
+        self.temporal.insert(id.into(), data.clone().into_boxed_slice());
+        tx.ops.push(WriteOp::PutTemporal {
+            tenant: tx.tenant.to_string(),
+            id: id.to_string(),
+            data,
+        });
+    }
+}
+
+/// The bounding box of an entity's default `location`, for the spatial index.
+pub(crate) fn location_rect(entity: &Entity) -> Option<Rectangle<[f64; 2]>> {
+    let attr = entity.attrs.get(LOCATION)?.first()?;
+    if attr.kind != AttrKind::GeoProperty {
+        return None;
+    }
+    let rect = parse_geometry(&attr.value).ok()?.bounding_rect()?;
+    Some(Rectangle::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]))
+}

@@ -1,0 +1,178 @@
+//! The NGSI-LD information model as the hub holds it: entities whose type names and
+//! attribute names are expanded IRIs, attributes of every kind the spec names, with
+//! sub-attributes, datasetIds and system timestamps.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::time::Micros;
+
+/// The kind of an attribute (its NGSI-LD `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttrKind {
+    /// `Property`: any JSON value in `value`.
+    Property,
+    /// `Relationship`: target entity id(s) in `object`.
+    Relationship,
+    /// `GeoProperty`: a GeoJSON geometry in `value`.
+    GeoProperty,
+    /// `LanguageProperty`: a language map in `languageMap`.
+    LanguageProperty,
+    /// `VocabProperty`: vocabulary term(s) in `vocab` (held expanded).
+    VocabProperty,
+    /// `JsonProperty`: a JSON literal in `json`.
+    JsonProperty,
+    /// `ListProperty`: an ordered list in `valueList`.
+    ListProperty,
+    /// `ListRelationship`: an ordered list of entity ids in `objectList`.
+    ListRelationship,
+}
+
+impl AttrKind {
+    /// All kinds, for lookups.
+    pub const ALL: [AttrKind; 8] = [
+        AttrKind::Property,
+        AttrKind::Relationship,
+        AttrKind::GeoProperty,
+        AttrKind::LanguageProperty,
+        AttrKind::VocabProperty,
+        AttrKind::JsonProperty,
+        AttrKind::ListProperty,
+        AttrKind::ListRelationship,
+    ];
+
+    /// The `type` member's text.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttrKind::Property => "Property",
+            AttrKind::Relationship => "Relationship",
+            AttrKind::GeoProperty => "GeoProperty",
+            AttrKind::LanguageProperty => "LanguageProperty",
+            AttrKind::VocabProperty => "VocabProperty",
+            AttrKind::JsonProperty => "JsonProperty",
+            AttrKind::ListProperty => "ListProperty",
+            AttrKind::ListRelationship => "ListRelationship",
+        }
+    }
+
+    /// The kind whose `type` member is `name` (also accepts the expanded IRIs).
+    pub fn from_name(name: &str) -> Option<AttrKind> {
+        let short = name.strip_prefix("https://uri.etsi.org/ngsi-ld/").unwrap_or(name);
+        AttrKind::ALL.into_iter().find(|k| k.name() == short)
+    }
+
+    /// The member that carries this kind's value (`value`, `object`, `languageMap` …).
+    pub fn value_member(self) -> &'static str {
+        match self {
+            AttrKind::Property | AttrKind::GeoProperty => "value",
+            AttrKind::Relationship => "object",
+            AttrKind::LanguageProperty => "languageMap",
+            AttrKind::VocabProperty => "vocab",
+            AttrKind::JsonProperty => "json",
+            AttrKind::ListProperty => "valueList",
+            AttrKind::ListRelationship => "objectList",
+        }
+    }
+
+    /// A stable small number for compact storage.
+    pub fn code(self) -> u8 {
+        AttrKind::ALL.iter().position(|k| *k == self).unwrap_or(0) as u8
+    }
+
+    /// The kind stored under [`AttrKind::code`].
+    pub fn from_code(code: u8) -> AttrKind {
+        AttrKind::ALL.get(usize::from(code)).copied().unwrap_or(AttrKind::Property)
+    }
+}
+
+/// One attribute instance (one datasetId of a possibly multi-attribute).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attribute {
+    /// The attribute's kind.
+    pub kind: AttrKind,
+    /// The value member's content (see [`AttrKind::value_member`]); vocab terms are expanded.
+    pub value: Value,
+    /// `datasetId`, when this is not the default instance.
+    pub dataset_id: Option<String>,
+    /// `observedAt`.
+    pub observed_at: Option<Micros>,
+    /// `unitCode`.
+    pub unit_code: Option<String>,
+    /// `objectType` of a Relationship (expanded).
+    pub object_type: Option<Value>,
+    /// System attribute `createdAt`.
+    pub created_at: Micros,
+    /// System attribute `modifiedAt`.
+    pub modified_at: Micros,
+    /// Other members kept verbatim (`valueType`, …).
+    pub extra: BTreeMap<String, Value>,
+    /// Sub-attributes by expanded name.
+    pub sub: BTreeMap<String, Attribute>,
+}
+
+impl Attribute {
+    /// A new attribute of `kind` with `value` and no metadata.
+    pub fn new(kind: AttrKind, value: Value) -> Self {
+        Attribute {
+            kind,
+            value,
+            dataset_id: None,
+            observed_at: None,
+            unit_code: None,
+            object_type: None,
+            created_at: 0,
+            modified_at: 0,
+            extra: BTreeMap::new(),
+            sub: BTreeMap::new(),
+        }
+    }
+
+    /// Sets `createdAt`/`modifiedAt` here and in every sub-attribute.
+    pub fn stamp(&mut self, created: Micros, modified: Micros) {
+        self.created_at = created;
+        self.modified_at = modified;
+        for sub in self.sub.values_mut() {
+            sub.stamp(created, modified);
+        }
+    }
+}
+
+/// An entity: id, types, scopes, system timestamps and attributes by expanded name.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Entity {
+    /// The entity id (a URI).
+    pub id: String,
+    /// Expanded type IRIs (at least one).
+    pub types: Vec<String>,
+    /// `scope` values (hierarchical, `/`-separated).
+    pub scope: Vec<String>,
+    /// System attribute `createdAt`.
+    pub created_at: Micros,
+    /// System attribute `modifiedAt`.
+    pub modified_at: Micros,
+    /// Attribute instances by expanded name; more than one instance means several datasetIds.
+    pub attrs: BTreeMap<String, Vec<Attribute>>,
+}
+
+impl Entity {
+    /// The instance of `name` with `dataset_id` (None = default instance).
+    pub fn instance(&self, name: &str, dataset_id: Option<&str>) -> Option<&Attribute> {
+        self.attrs.get(name)?.iter().find(|a| a.dataset_id.as_deref() == dataset_id)
+    }
+
+    /// Inserts or replaces the instance of `attr`'s datasetId; returns the replaced one.
+    pub fn put_instance(&mut self, name: &str, attr: Attribute) -> Option<Attribute> {
+        let list = self.attrs.entry(name.to_string()).or_default();
+        if let Some(slot) = list.iter_mut().find(|a| a.dataset_id == attr.dataset_id) {
+            return Some(std::mem::replace(slot, attr));
+        }
+        list.push(attr);
+        None
+    }
+
+    /// Whether any of the entity's types equals `iri`.
+    pub fn has_type(&self, iri: &str) -> bool {
+        self.types.iter().any(|t| t == iri)
+    }
+}

@@ -1,0 +1,518 @@
+//! Parsing NGSI-LD request bodies (normalized or concise) into the model, with the
+//! validation the spec requires: ids are URIs, names are valid terms, every attribute has the
+//! member its type demands and none of the members it prohibits.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::context::{Context, TypeMapping};
+use crate::error::{NgsiError, NgsiResult};
+use crate::geo::parse_geometry;
+use crate::model::{AttrKind, Attribute, Entity};
+use crate::time::{Micros, parse_datetime};
+
+/// The NGSI-LD null, used in merge and update requests to delete an attribute.
+pub const NGSI_LD_NULL: &str = "urn:ngsi-ld:null";
+
+/// Members that are part of an attribute itself (never sub-attributes).
+const ATTR_MEMBERS: &[&str] = &[
+    "type",
+    "value",
+    "object",
+    "languageMap",
+    "vocab",
+    "json",
+    "valueList",
+    "objectList",
+    "datasetId",
+    "observedAt",
+    "unitCode",
+    "objectType",
+    "createdAt",
+    "modifiedAt",
+    "deletedAt",
+    "instanceId",
+    "valueType",
+    "lang",
+];
+
+/// Core non-reified terms that shall not be used as attribute names (clause 4.5.1).
+const RESERVED_NAMES: &[&str] = &[
+    "value",
+    "object",
+    "languageMap",
+    "vocab",
+    "json",
+    "valueList",
+    "objectList",
+    "datasetId",
+    "observedAt",
+    "unitCode",
+    "objectType",
+    "instanceId",
+    "deletedAt",
+    "lang",
+    "@id",
+    "@type",
+    "entityIdSealed",
+    "entityTypeSealed",
+    "previousValue",
+    "previousObject",
+    "previousLanguageMap",
+    "previousVocab",
+    "previousJson",
+    "previousValueList",
+    "previousObjectList",
+];
+
+/// Members a normalized attribute may never carry (clause 4.5.2.2 and friends).
+const OUTPUT_ONLY: &[&str] = &[
+    "entity",
+    "entityList",
+    "previousValue",
+    "previousObject",
+    "previousLanguageMap",
+    "previousVocab",
+    "previousJson",
+    "previousValueList",
+    "previousObjectList",
+    "entityIdSealed",
+    "entityTypeSealed",
+];
+
+/// Whether `text` is a URI (scheme `:` rest, no spaces or forbidden characters).
+pub fn is_uri(text: &str) -> bool {
+    let Some((scheme, rest)) = text.split_once(':') else { return false };
+    let mut chars = scheme.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    first_ok
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !rest.is_empty()
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c))
+}
+
+/// Whether `name` is a valid attribute or type name (a term or an IRI).
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control() || "<>\"'=;()".contains(c))
+}
+
+/// A parsed fragment: what an append/update/merge/replace body carries.
+#[derive(Debug, Clone, Default)]
+pub struct Fragment {
+    /// `id`, if present.
+    pub id: Option<String>,
+    /// Expanded types, if present.
+    pub types: Option<Vec<String>>,
+    /// Scopes, if present (`Some(vec![])` for the NGSI-LD null).
+    pub scope: Option<Vec<String>>,
+    /// Attribute instances by expanded name.
+    pub attrs: BTreeMap<String, Vec<Attribute>>,
+}
+
+/// Parses an entity body for creation: `id` and `type` are required.
+pub fn parse_entity(body: &Value, ctx: &Context, now: Micros) -> NgsiResult<Entity> {
+    let fragment = parse_fragment(body, ctx, now)?;
+    let id = fragment.id.ok_or_else(|| NgsiError::bad_data("the entity has no 'id'"))?;
+    let types = fragment.types.ok_or_else(|| NgsiError::bad_data("the entity has no 'type'"))?;
+    Ok(Entity {
+        id,
+        types,
+        scope: fragment.scope.unwrap_or_default(),
+        created_at: now,
+        modified_at: now,
+        attrs: fragment.attrs,
+    })
+}
+
+/// Parses a body whose `id` and `type` are optional (fragments, batch updates).
+pub fn parse_fragment(body: &Value, ctx: &Context, now: Micros) -> NgsiResult<Fragment> {
+    let Value::Object(map) = body else {
+        return Err(NgsiError::bad_data("the payload must be a JSON object"));
+    };
+    let mut out = Fragment::default();
+    for (key, value) in map {
+        match key.as_str() {
+            "@context" | "createdAt" | "modifiedAt" | "deletedAt" => {}
+            "id" | "@id" => out.id = Some(parse_id(value)?),
+            "type" | "@type" => out.types = Some(parse_types(value, ctx)?),
+            "scope" => out.scope = Some(parse_scope(value)?),
+            name => {
+                let iri = attribute_name(name, ctx)?;
+                let instances = parse_attribute_value(name, value, ctx, now)?;
+                out.attrs.insert(iri, instances);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Validates and expands an attribute name.
+pub fn attribute_name(name: &str, ctx: &Context) -> NgsiResult<String> {
+    if RESERVED_NAMES.contains(&name) || !is_valid_name(name) {
+        return Err(NgsiError::bad_data(format!("'{name}' is not a valid attribute name")));
+    }
+    Ok(ctx.expand(name))
+}
+
+fn parse_id(value: &Value) -> NgsiResult<String> {
+    match value {
+        Value::String(id) if is_uri(id) => Ok(id.clone()),
+        Value::String(id) => Err(NgsiError::bad_data(format!("entity id '{id}' is not a URI"))),
+        other => Err(NgsiError::bad_data(format!("entity id must be a string URI, not {other}"))),
+    }
+}
+
+/// Parses and expands `type` (a string or an array of strings).
+pub fn parse_types(value: &Value, ctx: &Context) -> NgsiResult<Vec<String>> {
+    let names: Vec<&str> = match value {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .map(|v| v.as_str().ok_or_else(|| NgsiError::bad_data("entity types must be strings")))
+            .collect::<NgsiResult<_>>()?,
+        _ => {
+            return Err(NgsiError::bad_data("entity 'type' must be a string or a non-empty array"));
+        }
+    };
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        if !is_valid_name(name) {
+            return Err(NgsiError::bad_data(format!("'{name}' is not a valid entity type")));
+        }
+        let iri = ctx.expand(name);
+        if !out.contains(&iri) {
+            out.push(iri);
+        }
+    }
+    Ok(out)
+}
+
+fn parse_scope(value: &Value) -> NgsiResult<Vec<String>> {
+    let items: Vec<&Value> = match value {
+        Value::String(s) if s == NGSI_LD_NULL => return Ok(Vec::new()),
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    items
+        .into_iter()
+        .map(|v| match v.as_str() {
+            Some(s) if s.starts_with('/') && is_valid_name(s) => Ok(s.to_string()),
+            _ => Err(NgsiError::bad_data(format!("scope {v} must be a string starting with '/'"))),
+        })
+        .collect()
+}
+
+/// Parses an attribute's JSON (one instance, an array of instances, or a concise value).
+pub fn parse_attribute_value(
+    name: &str,
+    value: &Value,
+    ctx: &Context,
+    now: Micros,
+) -> NgsiResult<Vec<Attribute>> {
+    let instances: Vec<&Value> = match value {
+        Value::Array(items) if !items.is_empty() && items.iter().all(is_instance_object) => {
+            items.iter().collect()
+        }
+        other => vec![other],
+    };
+    let mut out: Vec<Attribute> = Vec::with_capacity(instances.len());
+    for item in instances {
+        let attr = parse_instance(name, item, ctx, now)?;
+        if out.iter().any(|a| a.dataset_id == attr.dataset_id) {
+            return Err(NgsiError::bad_data(format!(
+                "attribute '{name}' has two instances with the same datasetId"
+            )));
+        }
+        out.push(attr);
+    }
+    Ok(out)
+}
+
+fn is_instance_object(v: &Value) -> bool {
+    v.as_object().is_some_and(|o| {
+        o.contains_key("type")
+            || ["value", "object", "languageMap", "vocab", "json", "valueList", "objectList"]
+                .iter()
+                .any(|m| o.contains_key(*m))
+    })
+}
+
+/// Parses one attribute instance.
+pub fn parse_instance(
+    name: &str,
+    value: &Value,
+    ctx: &Context,
+    now: Micros,
+) -> NgsiResult<Attribute> {
+    let map = match value {
+        Value::Object(map) => map,
+        Value::Null => {
+            return Err(NgsiError::bad_data(format!("attribute '{name}' has a null value")));
+        }
+        scalar => {
+            let mut attr = Attribute::new(AttrKind::Property, scalar.clone());
+            attr.stamp(now, now);
+            return Ok(attr);
+        }
+    };
+    let kind = match map.get("type") {
+        Some(Value::String(t)) => AttrKind::from_name(t).ok_or_else(|| {
+            NgsiError::bad_data(format!("attribute '{name}' has unknown type '{t}'"))
+        })?,
+        Some(other) => {
+            return Err(NgsiError::bad_data(format!("attribute '{name}' has type {other}")));
+        }
+        None => match infer_kind(map) {
+            Some(kind) => kind,
+            None => {
+                // A concise Property whose value is a JSON object.
+                let mut attr = Attribute::new(AttrKind::Property, value.clone());
+                attr.stamp(now, now);
+                return Ok(attr);
+            }
+        },
+    };
+    parse_typed(name, kind, map, ctx, now)
+}
+
+fn infer_kind(map: &Map<String, Value>) -> Option<AttrKind> {
+    if map.contains_key("value") {
+        let geo = map.get("value").and_then(|v| v.get("type")).and_then(Value::as_str);
+        let is_geo = geo.is_some_and(crate::geo::is_geometry_type)
+            && map.get("value").is_some_and(|v| v.get("coordinates").is_some());
+        return Some(if is_geo { AttrKind::GeoProperty } else { AttrKind::Property });
+    }
+    let kinds = [
+        ("object", AttrKind::Relationship),
+        ("languageMap", AttrKind::LanguageProperty),
+        ("vocab", AttrKind::VocabProperty),
+        ("json", AttrKind::JsonProperty),
+        ("valueList", AttrKind::ListProperty),
+        ("objectList", AttrKind::ListRelationship),
+    ];
+    kinds.iter().find(|(m, _)| map.contains_key(*m)).map(|(_, k)| *k)
+}
+
+fn parse_typed(
+    name: &str,
+    kind: AttrKind,
+    map: &Map<String, Value>,
+    ctx: &Context,
+    now: Micros,
+) -> NgsiResult<Attribute> {
+    let member = kind.value_member();
+    let raw = map.get(member).ok_or_else(|| {
+        NgsiError::bad_data(format!("{} '{name}' has no '{member}'", kind.name()))
+    })?;
+    let value = validate_value(name, kind, raw, ctx)?;
+    let mut attr = Attribute::new(kind, value);
+    attr.stamp(now, now);
+    for (key, v) in map {
+        match key.as_str() {
+            "type" | "createdAt" | "modifiedAt" | "instanceId" | "deletedAt" => {}
+            k if k == member => {}
+            "@context" => {
+                return Err(NgsiError::bad_data(format!(
+                    "attribute '{name}' shall not embed an @context"
+                )));
+            }
+            "datasetId" => match v.as_str() {
+                Some(id) if is_uri(id) => attr.dataset_id = Some(id.to_string()),
+                _ => {
+                    return Err(NgsiError::bad_data(format!(
+                        "datasetId of '{name}' must be a URI"
+                    )));
+                }
+            },
+            "observedAt" => {
+                let t = v.as_str().and_then(parse_datetime).ok_or_else(|| {
+                    NgsiError::bad_data(format!("observedAt of '{name}' must be a DateTime"))
+                })?;
+                attr.observed_at = Some(t);
+            }
+            "unitCode" => match v.as_str() {
+                Some(u) => attr.unit_code = Some(u.to_string()),
+                None => {
+                    return Err(NgsiError::bad_data(format!(
+                        "unitCode of '{name}' must be a string"
+                    )));
+                }
+            },
+            "objectType"
+                if kind == AttrKind::Relationship || kind == AttrKind::ListRelationship =>
+            {
+                attr.object_type = Some(expand_vocab(v, ctx)?);
+            }
+            "valueType" | "lang" => {
+                attr.extra.insert(key.clone(), v.clone());
+            }
+            k if ATTR_MEMBERS.contains(&k) || OUTPUT_ONLY.contains(&k) => {
+                return Err(NgsiError::bad_data(format!(
+                    "a {} shall not carry '{k}' (attribute '{name}')",
+                    kind.name()
+                )));
+            }
+            sub_name => {
+                let iri = attribute_name(sub_name, ctx)?;
+                let sub = parse_instance(sub_name, v, ctx, now)?;
+                attr.sub.insert(iri, sub);
+            }
+        }
+    }
+    Ok(attr)
+}
+
+fn validate_value(name: &str, kind: AttrKind, raw: &Value, ctx: &Context) -> NgsiResult<Value> {
+    let bad = |what: &str| Err(NgsiError::bad_data(format!("{} '{name}': {what}", kind.name())));
+    match kind {
+        AttrKind::Property => {
+            if raw.is_null() {
+                return bad("value shall not be null");
+            }
+            if let Value::Object(o) = raw
+                && o.contains_key("@context")
+            {
+                return bad("value shall not embed an @context");
+            }
+            Ok(raw.clone())
+        }
+        AttrKind::GeoProperty => {
+            if raw.as_str() == Some(NGSI_LD_NULL) {
+                return Ok(raw.clone());
+            }
+            parse_geometry(raw)
+                .map_err(|e| NgsiError::bad_data(format!("GeoProperty '{name}': {}", e.detail)))?;
+            Ok(raw.clone())
+        }
+        AttrKind::Relationship => match raw {
+            Value::String(s) if is_uri(s) => Ok(raw.clone()),
+            Value::Array(items)
+                if !items.is_empty() && items.iter().all(|i| i.as_str().is_some_and(is_uri)) =>
+            {
+                Ok(raw.clone())
+            }
+            _ => bad("object must be a URI"),
+        },
+        AttrKind::LanguageProperty => match raw {
+            Value::Object(o)
+                if o.values().all(|v| {
+                    v.is_string() || v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+                }) =>
+            {
+                Ok(raw.clone())
+            }
+            Value::String(s) if s == NGSI_LD_NULL => Ok(raw.clone()),
+            _ => bad("languageMap must map language tags to strings"),
+        },
+        AttrKind::VocabProperty => {
+            if raw.as_str() == Some(NGSI_LD_NULL) {
+                return Ok(raw.clone());
+            }
+            expand_vocab(raw, ctx).or_else(|_| bad("vocab must be a string or an array of strings"))
+        }
+        AttrKind::JsonProperty => {
+            if raw.is_null() {
+                return bad("json shall not be null");
+            }
+            Ok(raw.clone())
+        }
+        AttrKind::ListProperty => match raw {
+            Value::Array(_) => Ok(raw.clone()),
+            Value::String(s) if s == NGSI_LD_NULL => Ok(raw.clone()),
+            _ => bad("valueList must be an array"),
+        },
+        AttrKind::ListRelationship => {
+            let ok = |v: &Value| {
+                v.as_str().is_some_and(is_uri)
+                    || v.get("object").and_then(Value::as_str).is_some_and(is_uri)
+            };
+            match raw {
+                Value::Array(items) if items.iter().all(ok) => Ok(raw.clone()),
+                Value::String(s) if s == NGSI_LD_NULL => Ok(raw.clone()),
+                _ => bad("objectList must be an array of URIs"),
+            }
+        }
+    }
+}
+
+fn expand_vocab(raw: &Value, ctx: &Context) -> NgsiResult<Value> {
+    match raw {
+        Value::String(s) => Ok(Value::String(ctx.expand(s))),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(Value::String(ctx.expand(s))),
+                _ => Err(NgsiError::bad_data("vocabulary terms must be strings")),
+            })
+            .collect::<NgsiResult<Vec<_>>>()
+            .map(Value::Array),
+        _ => Err(NgsiError::bad_data("vocabulary terms must be strings")),
+    }
+}
+
+/// Whether a term is declared `@type: @vocab` in `ctx` (its values are expanded).
+pub fn is_vocab_term(ctx: &Context, term: &str) -> bool {
+    ctx.type_mapping(term) == Some(TypeMapping::Vocab)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> NgsiResult<Entity> {
+        parse_entity(&v, &Context::core(), 1)
+    }
+
+    #[test]
+    fn minimal_and_concise_entities() {
+        let e = parse(json!({"id": "urn:a:1", "type": "Building", "name": "Tower", "height": {"value": 3, "unitCode": "MTR"}})).unwrap();
+        assert_eq!(e.types, vec!["https://uri.etsi.org/ngsi-ld/default-context/Building"]);
+        let h = &e.attrs["https://uri.etsi.org/ngsi-ld/default-context/height"][0];
+        assert_eq!(h.kind, AttrKind::Property);
+        assert_eq!(h.unit_code.as_deref(), Some("MTR"));
+        let loc = parse(json!({"id": "urn:a:1", "type": "B", "location": {"value": {"type": "Point", "coordinates": [1, 2]}}})).unwrap();
+        assert_eq!(
+            loc.attrs["https://uri.etsi.org/ngsi-ld/location"][0].kind,
+            AttrKind::GeoProperty
+        );
+    }
+
+    #[test]
+    fn rejects_what_the_spec_forbids() {
+        let cases = [
+            json!({"id": "not a uri", "type": "B"}),
+            json!({"id": "urn:a:1"}),
+            json!({"id": "urn:a:1", "type": "B", "speed": {"type": "Property"}}),
+            json!({"id": "urn:a:1", "type": "B", "speed": {"type": "Property", "value": null}}),
+            json!({"id": "urn:a:1", "type": "B", "r": {"type": "Relationship"}}),
+            json!({"id": "urn:a:1", "type": "B", "n": {"type": "LanguageProperty", "value": "x"}}),
+            json!({"id": "urn:a:1", "type": "B", "datasetId": {"type": "Property", "value": 1}}),
+            json!({"id": "urn:a:1", "type": "B", "s": {"type": "Property", "value": 1, "@context": {}}}),
+            json!({"id": "urn:a:1", "type": "B", "s": {"type": "Property", "value": 1, "object": "urn:x:y"}}),
+            json!({"id": "urn:a:1", "type": "B", "s": {"type": "Property", "value": 1, "previousValue": 0}}),
+            json!({"id": "urn:a:1", "type": "B", "l": {"type": "GeoProperty", "value": {"type": "Point"}}}),
+            json!({"id": "urn:a:1", "type": "B", "s": {"type": "Property", "value": 1, "observedAt": "x"}}),
+            json!({"id": "urn:a:1", "type": "B", "bad name": 1}),
+        ];
+        for case in cases {
+            assert!(parse(case.clone()).is_err(), "accepted {case}");
+        }
+        assert!(parse(json!({"id": "urn:a:1", "type": "B", "s": {"type": "Property", "value": 1, "valueType": "xsd:double"}})).is_ok());
+    }
+
+    #[test]
+    fn multi_attributes_and_sub_attributes() {
+        let e = parse(json!({"id": "urn:a:1", "type": "B", "speed": [
+            {"type": "Property", "value": 1},
+            {"type": "Property", "value": 2, "datasetId": "urn:ds:2", "accuracy": {"type": "Property", "value": 0.5}}
+        ]}))
+        .unwrap();
+        let speed = &e.attrs["https://uri.etsi.org/ngsi-ld/default-context/speed"];
+        assert_eq!(speed.len(), 2);
+        assert!(speed[1].sub.contains_key("https://uri.etsi.org/ngsi-ld/default-context/accuracy"));
+        assert!(parse(json!({"id": "urn:a:1", "type": "B", "speed": [{"type": "Property", "value": 1}, {"type": "Property", "value": 2}]})).is_err());
+    }
+}

@@ -1,0 +1,502 @@
+//! Temporal representations (clause 4.5.7–4.5.9): time filters (`timerel`, `timeAt`,
+//! `endTimeAt`, `lastN`, `timeproperty`), the normalized, temporalValues and aggregated
+//! representations, and the aggregation math.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::context::Context;
+use crate::error::{NgsiError, NgsiResult};
+use crate::model::{AttrKind, Attribute};
+use crate::parse::NGSI_LD_NULL;
+use crate::render::{Format, RenderOptions, render_attribute};
+use crate::time::{Micros, format_datetime, parse_datetime, parse_duration};
+
+/// One stored instance of an attribute in the history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    /// The attribute as it was.
+    pub attr: Attribute,
+    /// Stable instance id.
+    pub instance_id: String,
+    /// When the attribute was deleted (a deletion record).
+    pub deleted_at: Option<Micros>,
+}
+
+/// A temporal entity: id, types and the instances of each attribute.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TemporalEntity {
+    /// Entity id.
+    pub id: String,
+    /// Expanded types.
+    pub types: Vec<String>,
+    /// Scopes.
+    pub scope: Vec<String>,
+    /// Instances by expanded attribute name, oldest first.
+    pub attrs: BTreeMap<String, Vec<Instance>>,
+}
+
+/// The time relation of a temporal query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TimeRel {
+    /// Strictly before `timeAt`.
+    Before(Micros),
+    /// At or after `timeAt`.
+    After(Micros),
+    /// In `[timeAt, endTimeAt)`.
+    Between(Micros, Micros),
+}
+
+/// Which timestamp of an instance the query uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeProperty {
+    /// `observedAt` (default).
+    #[default]
+    ObservedAt,
+    /// `createdAt`.
+    CreatedAt,
+    /// `modifiedAt`.
+    ModifiedAt,
+    /// `deletedAt`.
+    DeletedAt,
+}
+
+/// Aggregation methods.
+pub const AGGR_METHODS: [&str; 8] =
+    ["totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq"];
+
+/// A temporal filter.
+#[derive(Debug, Clone, Default)]
+pub struct TemporalFilter {
+    /// Time relation.
+    pub timerel: Option<TimeRel>,
+    /// Time property.
+    pub timeproperty: TimeProperty,
+    /// Keep only the last N instances per attribute.
+    pub last_n: Option<usize>,
+    /// Attributes (expanded) to keep; empty = all.
+    pub attrs: Vec<String>,
+    /// Keep only instances with this datasetId (`@none` = default instance).
+    pub dataset_id: Vec<String>,
+}
+
+impl TemporalFilter {
+    /// Parses `timerel`, `timeAt`, `endTimeAt`, `timeproperty`, `lastN`.
+    pub fn parse(
+        timerel: Option<&str>,
+        time_at: Option<&str>,
+        end: Option<&str>,
+        prop: Option<&str>,
+        last_n: Option<&str>,
+    ) -> NgsiResult<TemporalFilter> {
+        let time = |name: &str, v: Option<&str>| -> NgsiResult<Micros> {
+            let v = v.ok_or_else(|| NgsiError::bad_data(format!("timerel needs '{name}'")))?;
+            parse_datetime(v).ok_or_else(|| {
+                NgsiError::bad_data(format!("'{name}' must be a DateTime, not '{v}'"))
+            })
+        };
+        let timerel = match timerel {
+            None => {
+                if time_at.is_some() {
+                    return Err(NgsiError::bad_data("timeAt needs timerel"));
+                }
+                None
+            }
+            Some("before") => Some(TimeRel::Before(time("timeAt", time_at)?)),
+            Some("after") => Some(TimeRel::After(time("timeAt", time_at)?)),
+            Some("between") => {
+                let (a, b) = (time("timeAt", time_at)?, time("endTimeAt", end)?);
+                if b <= a {
+                    return Err(NgsiError::bad_data("endTimeAt must be after timeAt"));
+                }
+                Some(TimeRel::Between(a, b))
+            }
+            Some(other) => {
+                return Err(NgsiError::bad_data(format!(
+                    "timerel '{other}' is not before, after or between"
+                )));
+            }
+        };
+        let timeproperty = match prop {
+            None | Some("observedAt") => TimeProperty::ObservedAt,
+            Some("createdAt") => TimeProperty::CreatedAt,
+            Some("modifiedAt") => TimeProperty::ModifiedAt,
+            Some("deletedAt") => TimeProperty::DeletedAt,
+            Some(other) => {
+                return Err(NgsiError::bad_data(format!(
+                    "timeproperty '{other}' is not supported"
+                )));
+            }
+        };
+        let last_n = last_n
+            .map(|n| {
+                n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    NgsiError::bad_data(format!("lastN must be a positive integer, not '{n}'"))
+                })
+            })
+            .transpose()?;
+        Ok(TemporalFilter {
+            timerel,
+            timeproperty,
+            last_n,
+            attrs: Vec::new(),
+            dataset_id: Vec::new(),
+        })
+    }
+
+    fn time_of(&self, i: &Instance) -> Option<Micros> {
+        match self.timeproperty {
+            TimeProperty::ObservedAt => {
+                if i.deleted_at.is_some() {
+                    return None;
+                }
+                i.attr.observed_at.or_else(|| self.timerel.is_none().then_some(i.attr.modified_at))
+            }
+            TimeProperty::CreatedAt => i.deleted_at.is_none().then_some(i.attr.created_at),
+            TimeProperty::ModifiedAt => i.deleted_at.is_none().then_some(i.attr.modified_at),
+            TimeProperty::DeletedAt => i.deleted_at,
+        }
+    }
+
+    /// Applies the filter, returning per attribute the kept instances with their time.
+    pub fn apply(&self, e: &TemporalEntity) -> BTreeMap<String, Vec<(Micros, Instance)>> {
+        let mut out = BTreeMap::new();
+        for (name, instances) in &e.attrs {
+            if !self.attrs.is_empty() && !self.attrs.contains(name) {
+                continue;
+            }
+            let mut kept: Vec<(Micros, Instance)> = instances
+                .iter()
+                .filter(|i| {
+                    self.dataset_id.is_empty()
+                        || self
+                            .dataset_id
+                            .iter()
+                            .any(|d| i.attr.dataset_id.as_deref().unwrap_or("@none") == d)
+                })
+                .filter_map(|i| self.time_of(i).map(|t| (t, i.clone())))
+                .filter(|(t, _)| match self.timerel {
+                    None => true,
+                    Some(TimeRel::Before(a)) => *t < a,
+                    Some(TimeRel::After(a)) => *t >= a,
+                    Some(TimeRel::Between(a, b)) => *t >= a && *t < b,
+                })
+                .collect();
+            kept.sort_by_key(|(t, _)| *t);
+            if let Some(n) = self.last_n
+                && kept.len() > n
+            {
+                kept.drain(..kept.len() - n);
+            }
+            if !kept.is_empty() {
+                out.insert(name.clone(), kept);
+            }
+        }
+        out
+    }
+}
+
+/// Which temporal representation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum TemporalFormat {
+    /// Full instances.
+    #[default]
+    Normalized,
+    /// `temporalValues`: `[value, time]` pairs.
+    Values,
+    /// `aggregatedValues` with methods and period.
+    Aggregated {
+        /// Methods.
+        methods: Vec<String>,
+        /// Period in microseconds (0 = the whole range).
+        period: Micros,
+    },
+}
+
+impl TemporalFormat {
+    /// Parses the aggregation parameters.
+    pub fn aggregated(methods: Option<&str>, period: Option<&str>) -> NgsiResult<TemporalFormat> {
+        let methods: Vec<String> = methods
+            .ok_or_else(|| NgsiError::bad_data("aggregatedValues needs aggrMethods"))?
+            .split(',')
+            .map(|m| m.trim().to_string())
+            .collect();
+        if let Some(m) = methods.iter().find(|m| !AGGR_METHODS.contains(&m.as_str())) {
+            return Err(NgsiError::bad_data(format!("unknown aggregation method '{m}'")));
+        }
+        let period = match period {
+            None => 0,
+            Some(p) => parse_duration(p).ok_or_else(|| {
+                NgsiError::bad_data(format!("aggrPeriodDuration '{p}' is not an ISO 8601 duration"))
+            })?,
+        };
+        Ok(TemporalFormat::Aggregated { methods, period })
+    }
+}
+
+fn time_text(t: Micros) -> String {
+    let s = format_datetime(t);
+    s.replace(".000Z", "Z")
+}
+
+/// Renders a filtered temporal entity.
+pub fn render_temporal(
+    e: &TemporalEntity,
+    kept: &BTreeMap<String, Vec<(Micros, Instance)>>,
+    format: &TemporalFormat,
+    o: &RenderOptions<'_>,
+) -> Value {
+    let mut out = Map::new();
+    let (keep_id, keep_type) = o.pick_core.unwrap_or((true, true));
+    if keep_id && !o.omit.iter().any(|x| x == "id") {
+        out.insert("id".into(), Value::String(e.id.clone()));
+    }
+    if keep_type && !o.omit.iter().any(|x| x == "type") {
+        out.insert("type".into(), crate::render::render_types(&e.types, o.ctx));
+    }
+    for (name, instances) in kept {
+        if o.attrs.is_some_and(|a| !a.contains(name)) || o.omit.contains(name) {
+            continue;
+        }
+        let value = match format {
+            TemporalFormat::Normalized => {
+                let items: Vec<Value> =
+                    instances.iter().map(|(_, i)| render_instance(i, o)).collect();
+                one_or_many(items)
+            }
+            TemporalFormat::Values => by_dataset(instances, |group| values_repr(group, o.ctx)),
+            TemporalFormat::Aggregated { methods, period } => {
+                by_dataset(instances, |group| aggregate_repr(group, methods, *period))
+            }
+        };
+        out.insert(o.ctx.compact(name), value);
+    }
+    Value::Object(out)
+}
+
+fn one_or_many(mut items: Vec<Value>) -> Value {
+    if items.len() == 1 { items.remove(0) } else { Value::Array(items) }
+}
+
+fn by_dataset(
+    instances: &[(Micros, Instance)],
+    f: impl Fn(&[(Micros, Instance)]) -> Value,
+) -> Value {
+    let mut groups: BTreeMap<Option<String>, Vec<(Micros, Instance)>> = BTreeMap::new();
+    for i in instances {
+        groups.entry(i.1.attr.dataset_id.clone()).or_default().push(i.clone());
+    }
+    one_or_many(
+        groups
+            .into_iter()
+            .map(|(ds, group)| {
+                let mut v = f(&group);
+                if let (Some(ds), Value::Object(m)) = (ds, &mut v) {
+                    m.insert("datasetId".into(), Value::String(ds));
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+fn render_instance(i: &Instance, o: &RenderOptions<'_>) -> Value {
+    let plain = RenderOptions { format: Format::Normalized, ..o.clone() };
+    let mut v = render_attribute(&i.attr, &plain);
+    if let Value::Object(m) = &mut v {
+        m.insert("instanceId".into(), Value::String(i.instance_id.clone()));
+        if let Some(t) = i.deleted_at {
+            m.insert("deletedAt".into(), Value::String(format_datetime(t)));
+        }
+    }
+    v
+}
+
+fn values_repr(group: &[(Micros, Instance)], ctx: &Context) -> Value {
+    let kind = group.first().map_or(AttrKind::Property, |(_, i)| i.attr.kind);
+    let key = match kind {
+        AttrKind::Property | AttrKind::GeoProperty => "values",
+        AttrKind::Relationship => "objects",
+        AttrKind::LanguageProperty => "languageMaps",
+        AttrKind::VocabProperty => "vocabs",
+        AttrKind::JsonProperty => "jsons",
+        AttrKind::ListProperty => "valueLists",
+        AttrKind::ListRelationship => "objectLists",
+    };
+    let pairs: Vec<Value> = group
+        .iter()
+        .map(|(t, i)| {
+            let v = if i.deleted_at.is_some() {
+                Value::String(NGSI_LD_NULL.into())
+            } else if kind == AttrKind::VocabProperty {
+                match &i.attr.value {
+                    Value::String(s) => Value::String(ctx.compact(s)),
+                    other => other.clone(),
+                }
+            } else {
+                i.attr.value.clone()
+            };
+            json!([v, format_datetime(*t)])
+        })
+        .collect();
+    json!({"type": kind.name(), key: pairs})
+}
+
+fn aggregate_repr(group: &[(Micros, Instance)], methods: &[String], period: Micros) -> Value {
+    let kind = group.first().map_or(AttrKind::Property, |(_, i)| i.attr.kind);
+    let mut out = Map::new();
+    out.insert("type".into(), Value::String(kind.name().into()));
+    let Some(start) = group.first().map(|(t, _)| *t) else { return Value::Object(out) };
+    let last = group.last().map_or(start, |(t, _)| *t);
+    let mut buckets: BTreeMap<i64, Vec<&Value>> = BTreeMap::new();
+    for (t, i) in group {
+        let idx = if period > 0 { (t - start) / period } else { 0 };
+        buckets.entry(idx).or_default().push(&i.attr.value);
+    }
+    for m in methods {
+        let rows: Vec<Value> = buckets
+            .iter()
+            .map(|(idx, values)| {
+                let (from, to) = if period > 0 {
+                    (start + idx * period, start + (idx + 1) * period)
+                } else {
+                    (start, last)
+                };
+                json!([aggregate(m, values), time_text(from), time_text(to)])
+            })
+            .collect();
+        out.insert(m.clone(), Value::Array(rows));
+    }
+    Value::Object(out)
+}
+
+/// Applies one aggregation method to the values of one period.
+pub fn aggregate(method: &str, values: &[&Value]) -> Value {
+    let nums: Vec<f64> = values
+        .iter()
+        .filter_map(|v| v.as_f64().or_else(|| v.as_bool().map(|b| f64::from(u8::from(b)))))
+        .collect();
+    let n = nums.len() as f64;
+    let sum: f64 = nums.iter().sum();
+    let num = |x: f64| serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number);
+    match method {
+        "totalCount" => json!(values.len()),
+        "distinctCount" => {
+            let mut seen: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+            seen.sort();
+            seen.dedup();
+            json!(seen.len())
+        }
+        "sum" => num(sum),
+        "avg" if n > 0.0 => num(sum / n),
+        "min" | "max" if nums.is_empty() => {
+            let mut strs: Vec<&str> = values.iter().filter_map(|v| v.as_str()).collect();
+            strs.sort_unstable();
+            let pick = if method == "min" { strs.first() } else { strs.last() };
+            pick.map_or(Value::Null, |s| Value::String((*s).to_string()))
+        }
+        "min" => num(nums.iter().copied().fold(f64::INFINITY, f64::min)),
+        "max" => num(nums.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+        "stddev" if n > 0.0 => {
+            let mean = sum / n;
+            num((nums.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt())
+        }
+        "sumsq" => num(nums.iter().map(|x| x * x).sum()),
+        _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inst(v: f64, t: &str) -> Instance {
+        let mut a = Attribute::new(AttrKind::Property, json!(v));
+        a.observed_at = parse_datetime(t);
+        Instance { attr: a, instance_id: format!("urn:i:{t}"), deleted_at: None }
+    }
+
+    fn entity() -> TemporalEntity {
+        let mut e = TemporalEntity {
+            id: "urn:a:1".into(),
+            types: vec!["https://uri.etsi.org/ngsi-ld/default-context/Vehicle".into()],
+            ..Default::default()
+        };
+        e.attrs.insert(
+            "https://uri.etsi.org/ngsi-ld/default-context/speed".into(),
+            vec![
+                inst(120.0, "2020-08-01T12:03:00Z"),
+                inst(80.0, "2020-08-01T12:05:00Z"),
+                inst(100.0, "2020-08-01T12:07:00Z"),
+                inst(40.0, "2020-08-01T14:07:00Z"),
+            ],
+        );
+        e
+    }
+
+    #[test]
+    fn filters_by_time() {
+        let e = entity();
+        let f =
+            TemporalFilter::parse(Some("after"), Some("2020-08-01T12:05:00Z"), None, None, None)
+                .unwrap();
+        assert_eq!(f.apply(&e).values().next().unwrap().len(), 3);
+        let f = TemporalFilter::parse(
+            Some("between"),
+            Some("2020-08-01T12:04:00Z"),
+            Some("2020-08-01T12:07:00Z"),
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(f.apply(&e).values().next().unwrap().len(), 1);
+        let f = TemporalFilter::parse(None, None, None, None, Some("2")).unwrap();
+        let kept = f.apply(&e);
+        let speed = kept.values().next().unwrap();
+        assert_eq!(speed.len(), 2);
+        assert_eq!(speed[1].1.attr.value, json!(40.0));
+        assert!(
+            TemporalFilter::parse(Some("between"), Some("2020-08-01T12:04:00Z"), None, None, None)
+                .is_err()
+        );
+        assert!(
+            TemporalFilter::parse(Some("during"), Some("2020-08-01T12:04:00Z"), None, None, None)
+                .is_err()
+        );
+        assert!(TemporalFilter::parse(None, None, None, None, Some("0")).is_err());
+    }
+
+    #[test]
+    fn aggregates_per_period() {
+        let e = entity();
+        let kept = TemporalFilter::default().apply(&e);
+        let fmt = TemporalFormat::aggregated(Some("avg,totalCount,max"), Some("PT1H")).unwrap();
+        let ctx = Context::core();
+        let v = render_temporal(&e, &kept, &fmt, &RenderOptions::new(&ctx));
+        assert_eq!(
+            v["speed"]["avg"],
+            json!([
+                [100.0, "2020-08-01T12:03:00Z", "2020-08-01T13:03:00Z"],
+                [40.0, "2020-08-01T14:03:00Z", "2020-08-01T15:03:00Z"]
+            ])
+        );
+        assert_eq!(v["speed"]["totalCount"][0][0], 3);
+        assert_eq!(v["speed"]["max"][0][0], 120.0);
+        assert!(TemporalFormat::aggregated(Some("median"), None).is_err());
+        let values = render_temporal(&e, &kept, &TemporalFormat::Values, &RenderOptions::new(&ctx));
+        assert_eq!(values["speed"]["values"][0], json!([120.0, "2020-08-01T12:03:00.000Z"]));
+    }
+
+    #[test]
+    fn aggregation_math() {
+        let vals = [json!(1), json!(2), json!(3), json!(2)];
+        let refs: Vec<&Value> = vals.iter().collect();
+        assert_eq!(aggregate("sum", &refs), json!(8.0));
+        assert_eq!(aggregate("avg", &refs), json!(2.0));
+        assert_eq!(aggregate("distinctCount", &refs), json!(3));
+        assert_eq!(aggregate("sumsq", &refs), json!(18.0));
+        assert_eq!(aggregate("min", &refs), json!(1.0));
+        assert!((aggregate("stddev", &refs).as_f64().unwrap() - 0.5f64.sqrt()).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,579 @@
+//! `/entities` handlers: create, retrieve, query, replace, merge, delete, purge, and the
+//! attribute operations under `/entities/{id}/attrs`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use citybrain_broker::{EntityQuery, UpdateResult};
+use citybrain_ngsi::Context;
+use citybrain_ngsi::filters::{parse_id_pattern, parse_scope_q, parse_type_expr};
+use citybrain_ngsi::geo::{GeoQuery, LOCATION};
+use citybrain_ngsi::model::Entity;
+use citybrain_ngsi::parse::{attribute_name, is_uri, parse_entity, parse_fragment, parse_instance};
+use citybrain_ngsi::query::parse_q;
+use citybrain_ngsi::render::{Format, RenderOptions, render_entity, render_feature};
+use citybrain_ngsi::time::now_micros;
+use serde_json::{Value, json};
+
+use crate::contexts::RequestContext;
+use crate::http::{Media, Options, Params, body_type, negotiate, parse_json};
+use crate::problem::{ApiError, ApiResult};
+use crate::respond::{self, no_content};
+use crate::{AppState, header_value, tenant_of};
+
+const RETRIEVE_PARAMS: &[&str] = &[
+    "attrs",
+    "pick",
+    "omit",
+    "options",
+    "format",
+    "lang",
+    "geometryProperty",
+    "local",
+    "join",
+    "joinLevel",
+    "datasetId",
+    "containedBy",
+    "entityMap",
+    "via",
+];
+pub(crate) const QUERY_PARAMS: &[&str] = &[
+    "id",
+    "type",
+    "idPattern",
+    "attrs",
+    "pick",
+    "omit",
+    "q",
+    "scopeQ",
+    "georel",
+    "geometry",
+    "coordinates",
+    "geoproperty",
+    "geometryProperty",
+    "csf",
+    "limit",
+    "offset",
+    "count",
+    "options",
+    "format",
+    "lang",
+    "local",
+    "datasetId",
+    "join",
+    "joinLevel",
+    "containedBy",
+    "entityMap",
+    "orderBy",
+    "collect",
+    "expandValues",
+    "doNotCompact",
+];
+
+/// Default and maximum page sizes.
+pub(crate) const DEFAULT_LIMIT: usize = 20;
+pub(crate) const MAX_LIMIT: usize = 1000;
+
+fn check_id(id: &str) -> ApiResult<()> {
+    if is_uri(id) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_data(format!("entity id '{id}' is not a URI")))
+    }
+}
+
+/// Owned rendering choices derived from the parameters.
+pub(crate) struct View {
+    pub(crate) format: Format,
+    pub(crate) sys_attrs: bool,
+    pub(crate) attrs: Option<Vec<String>>,
+    pub(crate) omit: Vec<String>,
+    pub(crate) pick_core: Option<(bool, bool)>,
+    pub(crate) lang: Option<String>,
+    pub(crate) geometry_property: String,
+}
+
+impl View {
+    pub(crate) fn from_params(p: &Params, ctx: &Context) -> ApiResult<View> {
+        let opts = Options::parse(p)?;
+        let mut attrs: Option<Vec<String>> = {
+            let a = p.list("attrs");
+            (!a.is_empty()).then(|| a.iter().map(|n| ctx.expand(n)).collect())
+        };
+        let pick = p.list("pick");
+        let omit_raw = p.list("omit");
+        if !pick.is_empty() && !omit_raw.is_empty() {
+            return Err(ApiError::bad_data("pick and omit cannot be used together"));
+        }
+        let mut pick_core = None;
+        if !pick.is_empty() {
+            let names: Vec<String> =
+                pick.iter().filter(|n| *n != "id" && *n != "type").map(|n| ctx.expand(n)).collect();
+            attrs = Some(names);
+            pick_core = Some((pick.iter().any(|n| n == "id"), pick.iter().any(|n| n == "type")));
+        }
+        let omit =
+            omit_raw
+                .iter()
+                .map(|n| {
+                    if n == "id" || n == "type" || n == "scope" { n.clone() } else { ctx.expand(n) }
+                })
+                .collect();
+        let geometry_property =
+            p.get("geometryProperty").map_or_else(|| LOCATION.to_string(), |g| ctx.expand(g));
+        Ok(View {
+            format: opts.format,
+            sys_attrs: opts.sys_attrs,
+            attrs,
+            omit,
+            pick_core,
+            lang: p.get("lang").map(str::to_string),
+            geometry_property,
+        })
+    }
+
+    pub(crate) fn options<'a>(&'a self, ctx: &'a Context) -> RenderOptions<'a> {
+        RenderOptions {
+            ctx,
+            format: self.format,
+            sys_attrs: self.sys_attrs,
+            attrs: self.attrs.as_deref(),
+            omit: &self.omit,
+            pick_core: self.pick_core,
+            lang: self.lang.as_deref(),
+        }
+    }
+
+    pub(crate) fn render(&self, e: &Entity, ctx: &Context, media: Media) -> Value {
+        let o = self.options(ctx);
+        if media == Media::GeoJson {
+            render_feature(e, &o, &self.geometry_property)
+        } else {
+            Value::Object(render_entity(e, &o))
+        }
+    }
+}
+
+/// POST /entities
+pub(crate) async fn create(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let _ = Params::parse(q.as_deref(), &["local"])?;
+    let bt = body_type(&headers, false)?;
+    let tenant = tenant_of(&headers)?;
+    let json = parse_json(&body)?;
+    if !json.is_object() {
+        return Err(ApiError::bad_data("the entity must be a JSON object"));
+    }
+    let rctx = st.contexts.for_body(&headers, &json, bt).await?;
+    let entity = parse_entity(&json, &rctx.ctx, now_micros())?;
+    let id = entity.id.clone();
+    st.broker.create_entity(&tenant, entity).await?;
+    let mut resp = StatusCode::CREATED.into_response();
+    resp.headers_mut()
+        .insert(header::LOCATION, header_value(&format!("/ngsi-ld/v1/entities/{id}")));
+    Ok(resp)
+}
+
+/// GET /entities/{id}
+pub(crate) async fn retrieve(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let p = Params::parse(q.as_deref(), RETRIEVE_PARAMS)?;
+    let media = negotiate(&headers, &[Media::Json, Media::LdJson, Media::GeoJson])?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    let rctx = st.contexts.for_headers(&headers).await?;
+    let view = View::from_params(&p, &rctx.ctx)?;
+    let join = crate::join::parse(&p)?;
+    let entity = st.broker.retrieve_entity(&tenant, &id)?;
+    let body = match join {
+        Some(j @ crate::join::Join::Flat(_)) => Value::Array(crate::join::render(
+            &st.broker,
+            &tenant,
+            j,
+            &[entity],
+            &view,
+            &rctx.ctx,
+            media,
+        )),
+        Some(j) => crate::join::render(&st.broker, &tenant, j, &[entity], &view, &rctx.ctx, media)
+            .remove(0),
+        None => view.render(&entity, &rctx.ctx, media),
+    };
+    Ok(respond::json(StatusCode::OK, media, &rctx, body, &headers))
+}
+
+/// Builds an [`EntityQuery`] from GET parameters.
+pub(crate) fn entity_query(
+    p: &Params,
+    ctx: &Context,
+    require_filter: bool,
+) -> ApiResult<EntityQuery> {
+    let expand = |t: &str| ctx.expand(t);
+    let ids = p.list("id");
+    for id in &ids {
+        check_id(id)?;
+    }
+    let types = p.get("type").map(|t| parse_type_expr(t, &expand)).transpose()?;
+    let id_pattern = p.get("idPattern").map(parse_id_pattern).transpose()?;
+    let attrs: Vec<String> = p.list("attrs").iter().map(|a| ctx.expand(a)).collect();
+    let q = p.get("q").map(|q| parse_q(q, &expand)).transpose()?;
+    let scope_q = p.get("scopeQ").map(parse_scope_q).transpose()?;
+    let geo = geo_query(
+        p.get("georel"),
+        p.get("geometry"),
+        p.get("coordinates").map(|c| Value::String(c.to_string())),
+        p.get("geoproperty"),
+        ctx,
+    )?;
+    let limit = p.usize("limit")?.unwrap_or(DEFAULT_LIMIT);
+    if limit > MAX_LIMIT {
+        return Err(ApiError::kind(
+            citybrain_ngsi::ErrorKind::TooManyResults,
+            format!("limit {limit} exceeds the maximum of {MAX_LIMIT}"),
+        ));
+    }
+    let count = p.flag("count")?;
+    if limit == 0 && !count {
+        return Err(ApiError::bad_data("limit=0 is only allowed together with count=true"));
+    }
+    let query = EntityQuery {
+        ids,
+        id_pattern,
+        types,
+        attrs,
+        q,
+        scope_q,
+        geo,
+        limit,
+        offset: p.usize("offset")?.unwrap_or(0),
+        count,
+    };
+    let local = p.get("local") == Some("true");
+    let unrestricted = query.ids.is_empty()
+        && query.id_pattern.is_none()
+        && query.types.is_none()
+        && query.attrs.is_empty()
+        && query.q.is_none()
+        && query.scope_q.is_none()
+        && query.geo.is_none();
+    if require_filter && unrestricted && !local {
+        return Err(ApiError::bad_data(
+            "a query needs at least one of type, id, idPattern, attrs, q, scopeQ or a geo-query",
+        ));
+    }
+    Ok(query)
+}
+
+/// Builds a geo-query from its three (or four) parameters; all or none must be given.
+pub(crate) fn geo_query(
+    georel: Option<&str>,
+    geometry: Option<&str>,
+    coordinates: Option<Value>,
+    geoproperty: Option<&str>,
+    ctx: &Context,
+) -> ApiResult<Option<GeoQuery>> {
+    match (georel, geometry, coordinates) {
+        (None, None, None) => Ok(None),
+        (Some(rel), Some(geom), Some(coords)) => {
+            let prop = geoproperty.map_or_else(|| LOCATION.to_string(), |g| ctx.expand(g));
+            Ok(Some(GeoQuery::new(rel, geom, &coords, prop)?))
+        }
+        _ => Err(ApiError::bad_data("a geo-query needs georel, geometry and coordinates together")),
+    }
+}
+
+/// GET /entities
+pub(crate) async fn query(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let p = Params::parse(q.as_deref(), QUERY_PARAMS)?;
+    let media = negotiate(&headers, &[Media::Json, Media::LdJson, Media::GeoJson])?;
+    let tenant = tenant_of(&headers)?;
+    let rctx = st.contexts.for_headers(&headers).await?;
+    let view = View::from_params(&p, &rctx.ctx)?;
+    let query = entity_query(&p, &rctx.ctx, true)?;
+    let join = crate::join::parse(&p)?;
+    let page = st.broker.query_entities(&tenant, &query)?;
+    if let Some(j) = join {
+        let items =
+            crate::join::render(&st.broker, &tenant, j, &page.entities, &view, &rctx.ctx, media);
+        let mut resp = respond::json(StatusCode::OK, media, &rctx, Value::Array(items), &headers);
+        if let Some(total) = page.total {
+            resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
+        }
+        return Ok(resp);
+    }
+    Ok(query_response(&page, &view, &rctx, media, &headers, &query, q.as_deref()))
+}
+
+/// Renders a page of entities with count and pagination headers.
+pub(crate) fn query_response(
+    page: &citybrain_broker::QueryPage,
+    view: &View,
+    rctx: &RequestContext,
+    media: Media,
+    headers: &HeaderMap,
+    query: &EntityQuery,
+    raw_query: Option<&str>,
+) -> Response {
+    let items: Vec<Value> =
+        page.entities.iter().map(|e| view.render(e, &rctx.ctx, media)).collect();
+    let body = if media == Media::GeoJson {
+        json!({"type": "FeatureCollection", "features": items})
+    } else {
+        Value::Array(items)
+    };
+    let mut resp = respond::json(StatusCode::OK, media, rctx, body, headers);
+    if let Some(total) = page.total {
+        resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
+    }
+    let mut links = Vec::new();
+    let base: Vec<&str> = raw_query
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("offset=") && !kv.starts_with("limit="))
+        .collect();
+    let make = |offset: usize, rel: &str| {
+        let mut parts = base.clone();
+        let lim = format!("limit={}", query.limit);
+        let off = format!("offset={offset}");
+        parts.push(&lim);
+        parts.push(&off);
+        format!(
+            "</ngsi-ld/v1/entities?{}>;rel=\"{rel}\";type=\"{}\"",
+            parts.join("&"),
+            media.content_type()
+        )
+    };
+    if query.offset > 0 {
+        links.push(make(query.offset.saturating_sub(query.limit), "prev"));
+    }
+    let more = page.total.map_or(page.entities.len() == query.limit && query.limit > 0, |t| {
+        query.offset + query.limit < t
+    });
+    if more {
+        links.push(make(query.offset + query.limit, "next"));
+    }
+    for l in links {
+        resp.headers_mut().append(header::LINK, header_value(&l));
+    }
+    resp
+}
+
+/// DELETE /entities (purge)
+pub(crate) async fn purge(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let p = Params::parse(
+        q.as_deref(),
+        &["type", "id", "idPattern", "q", "scopeQ", "keep", "drop", "local", "attrs"],
+    )?;
+    let tenant = tenant_of(&headers)?;
+    let rctx = st.contexts.for_headers(&headers).await?;
+    let mut query = entity_query(&p, &rctx.ctx, true)?;
+    query.limit = usize::MAX;
+    st.broker.purge(&tenant, query).await?;
+    Ok(no_content())
+}
+
+/// PUT /entities/{id}
+pub(crate) async fn replace(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let _ = Params::parse(q.as_deref(), &["local"])?;
+    let bt = body_type(&headers, false)?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    let json = parse_json(&body)?;
+    let rctx = st.contexts.for_body(&headers, &json, bt).await?;
+    let fragment = parse_fragment(&json, &rctx.ctx, now_micros())?;
+    if fragment.id.as_deref().is_some_and(|b| b != id) {
+        return Err(ApiError::bad_data("the body's id differs from the URL's"));
+    }
+    let types = match fragment.types {
+        Some(t) => t,
+        None => st.broker.retrieve_entity(&tenant, &id)?.types,
+    };
+    let entity = Entity {
+        id,
+        types,
+        scope: fragment.scope.unwrap_or_default(),
+        created_at: 0,
+        modified_at: 0,
+        attrs: fragment.attrs,
+    };
+    st.broker.replace_entity(&tenant, entity).await?;
+    Ok(no_content())
+}
+
+/// PATCH /entities/{id} (merge)
+pub(crate) async fn merge(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let _ = Params::parse(q.as_deref(), &["local", "options", "format"])?;
+    let bt = body_type(&headers, true)?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    let json = parse_json(&body)?;
+    let rctx = st.contexts.for_body(&headers, &json, bt).await?;
+    let fragment = parse_fragment(&json, &rctx.ctx, now_micros())?;
+    if fragment.id.as_deref().is_some_and(|b| b != id) {
+        return Err(ApiError::bad_data("the body's id differs from the URL's"));
+    }
+    st.broker.merge_entity(&tenant, &id, fragment).await?;
+    Ok(no_content())
+}
+
+/// DELETE /entities/{id}
+pub(crate) async fn delete(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let _ = Params::parse(q.as_deref(), &["local", "type"])?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    st.broker.delete_entity(&tenant, &id).await?;
+    Ok(no_content())
+}
+
+fn update_response(r: UpdateResult, ctx: &Context) -> Response {
+    if r.not_updated.is_empty() {
+        return no_content();
+    }
+    let body = json!({
+        "updated": r.updated.iter().map(|n| ctx.compact(n)).collect::<Vec<_>>(),
+        "notUpdated": r.not_updated.iter().map(|(n, why)| json!({"attributeName": ctx.compact(n), "reason": why})).collect::<Vec<_>>(),
+    });
+    let mut resp = (StatusCode::MULTI_STATUS, body.to_string()).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, header_value("application/json"));
+    resp
+}
+
+/// POST /entities/{id}/attrs
+pub(crate) async fn append(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let p = Params::parse(q.as_deref(), &["options", "local"])?;
+    let opts = Options::parse(&p)?;
+    let bt = body_type(&headers, false)?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    let json = parse_json(&body)?;
+    let rctx = st.contexts.for_body(&headers, &json, bt).await?;
+    let fragment = parse_fragment(&json, &rctx.ctx, now_micros())?;
+    let r = st.broker.append_attrs(&tenant, &id, fragment, opts.no_overwrite).await?;
+    Ok(update_response(r, &rctx.ctx))
+}
+
+/// PATCH /entities/{id}/attrs
+pub(crate) async fn update(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let _ = Params::parse(q.as_deref(), &["options", "local"])?;
+    let bt = body_type(&headers, true)?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    let json = parse_json(&body)?;
+    let rctx = st.contexts.for_body(&headers, &json, bt).await?;
+    let fragment = parse_fragment(&json, &rctx.ctx, now_micros())?;
+    let r = st.broker.update_attrs(&tenant, &id, fragment).await?;
+    Ok(update_response(r, &rctx.ctx))
+}
+
+async fn attr_body(
+    st: &AppState,
+    headers: &HeaderMap,
+    attr: &str,
+    body: &[u8],
+    merge_patch: bool,
+) -> ApiResult<(RequestContext, String, citybrain_ngsi::Attribute)> {
+    let bt = body_type(headers, merge_patch)?;
+    let mut json = parse_json(body)?;
+    let rctx = st.contexts.for_body(headers, &json, bt).await?;
+    if let Value::Object(map) = &mut json {
+        map.remove("@context");
+    }
+    let name = attribute_name(attr, &rctx.ctx)?;
+    let instance = parse_instance(attr, &json, &rctx.ctx, now_micros())?;
+    Ok((rctx, name, instance))
+}
+
+/// PATCH /entities/{id}/attrs/{attr}
+pub(crate) async fn patch_attr(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((id, attr)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let _ = Params::parse(q.as_deref(), &["local"])?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    let (_, name, instance) = attr_body(&st, &headers, &attr, &body, true).await?;
+    st.broker.patch_attr(&tenant, &id, &name, instance).await?;
+    Ok(no_content())
+}
+
+/// PUT /entities/{id}/attrs/{attr}
+pub(crate) async fn replace_attr(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((id, attr)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let _ = Params::parse(q.as_deref(), &["local"])?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    let (_, name, instance) = attr_body(&st, &headers, &attr, &body, false).await?;
+    st.broker.replace_attr(&tenant, &id, &name, instance).await?;
+    Ok(no_content())
+}
+
+/// DELETE /entities/{id}/attrs/{attr}
+pub(crate) async fn delete_attr(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((id, attr)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let p = Params::parse(q.as_deref(), &["datasetId", "deleteAll", "local"])?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    let rctx = st.contexts.for_headers(&headers).await?;
+    let name = attribute_name(&attr, &rctx.ctx)?;
+    let all = p.flag("deleteAll")?;
+    st.broker.delete_attr(&tenant, &id, &name, p.get("datasetId"), all).await?;
+    Ok(no_content())
+}

@@ -1,0 +1,145 @@
+//! Linked entity retrieval (`join=inline|flat`, `joinLevel`): relationships' target entities
+//! are embedded in the relationship (`entity`) or appended to the result list.
+
+use std::collections::HashSet;
+
+use citybrain_broker::Broker;
+use citybrain_ngsi::Context;
+use citybrain_ngsi::model::{AttrKind, Entity};
+use citybrain_ngsi::render::Format;
+use serde_json::Value;
+
+use crate::entities::View;
+use crate::http::{Media, Params};
+use crate::problem::{ApiError, ApiResult};
+
+/// How to join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Join {
+    /// Embed targets in the relationship.
+    Inline(usize),
+    /// Append targets to the result list.
+    Flat(usize),
+}
+
+/// Reads `join`/`joinLevel` (`None` when no join is asked).
+pub(crate) fn parse(p: &Params) -> ApiResult<Option<Join>> {
+    let level = p.usize("joinLevel")?.unwrap_or(1).max(1);
+    match p.get("join") {
+        None | Some("@none") => Ok(None),
+        Some("inline") => Ok(Some(Join::Inline(level))),
+        Some("flat") => Ok(Some(Join::Flat(level))),
+        Some(other) => {
+            Err(ApiError::bad_data(format!("join must be flat, inline or @none, not '{other}'")))
+        }
+    }
+}
+
+fn targets(e: &Entity) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, list) in &e.attrs {
+        for a in list {
+            let ids: Vec<&str> = match (a.kind, &a.value) {
+                (AttrKind::Relationship, Value::String(s)) => vec![s.as_str()],
+                (AttrKind::Relationship | AttrKind::ListRelationship, Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|v| v.as_str().or_else(|| v.get("object").and_then(Value::as_str)))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            out.extend(ids.into_iter().map(|id| (name.clone(), id.to_string())));
+        }
+    }
+    out
+}
+
+/// Renders `roots` with the join applied.
+pub(crate) fn render(
+    broker: &Broker,
+    tenant: &str,
+    join: Join,
+    roots: &[Entity],
+    view: &View,
+    ctx: &Context,
+    media: Media,
+) -> Vec<Value> {
+    match join {
+        Join::Inline(level) => {
+            roots.iter().map(|e| inline(broker, tenant, e, level, view, ctx, media)).collect()
+        }
+        Join::Flat(level) => {
+            let mut seen: HashSet<String> = roots.iter().map(|e| e.id.clone()).collect();
+            let mut out: Vec<Value> = roots.iter().map(|e| view.render(e, ctx, media)).collect();
+            let mut frontier: Vec<Entity> = roots.to_vec();
+            for _ in 0..level {
+                let mut next = Vec::new();
+                for e in &frontier {
+                    for (_, id) in targets(e) {
+                        if seen.insert(id.clone())
+                            && let Ok(t) = broker.retrieve_entity(tenant, &id)
+                        {
+                            out.push(plain(view).render(&t, ctx, media));
+                            next.push(t);
+                        }
+                    }
+                }
+                frontier = next;
+            }
+            out
+        }
+    }
+}
+
+/// The view used for linked entities: same representation, no projection.
+fn plain(view: &View) -> View {
+    View {
+        format: view.format,
+        sys_attrs: view.sys_attrs,
+        attrs: None,
+        omit: Vec::new(),
+        pick_core: None,
+        lang: view.lang.clone(),
+        geometry_property: view.geometry_property.clone(),
+    }
+}
+
+fn inline(
+    broker: &Broker,
+    tenant: &str,
+    e: &Entity,
+    level: usize,
+    view: &View,
+    ctx: &Context,
+    media: Media,
+) -> Value {
+    let mut out = view.render(e, ctx, media);
+    if level == 0 {
+        return out;
+    }
+    for (name, id) in targets(e) {
+        let Ok(t) = broker.retrieve_entity(tenant, &id) else { continue };
+        let linked = inline(broker, tenant, &t, level - 1, &plain(view), ctx, media);
+        let key = ctx.compact(&name);
+        let slot = match out.get_mut(&key) {
+            Some(v) => v,
+            None => continue,
+        };
+        match (view.format, slot) {
+            (Format::KeyValues, slot) => *slot = linked,
+            (_, Value::Object(attr)) => {
+                attr.insert("entity".into(), linked);
+            }
+            (_, Value::Array(items)) => {
+                for item in items.iter_mut() {
+                    if item.get("object").and_then(Value::as_str) == Some(id.as_str())
+                        && let Value::Object(attr) = item
+                    {
+                        attr.insert("entity".into(), linked.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}

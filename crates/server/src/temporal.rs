@@ -1,0 +1,364 @@
+//! `/temporal/entities` and `/temporal/entityOperations/query`: the temporal API.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use citybrain_ngsi::Context;
+use citybrain_ngsi::model::Attribute;
+use citybrain_ngsi::parse::{attribute_name, is_uri, parse_instance, parse_types};
+use citybrain_ngsi::render::RenderOptions;
+use citybrain_ngsi::temporal::{TemporalEntity, TemporalFilter, TemporalFormat, render_temporal};
+use citybrain_ngsi::time::now_micros;
+use serde_json::Value;
+
+use crate::contexts::RequestContext;
+use crate::entities::{DEFAULT_LIMIT, MAX_LIMIT, QUERY_PARAMS, View, entity_query};
+use crate::http::{Media, Options, Params, body_type, negotiate, parse_json};
+use crate::problem::{ApiError, ApiResult};
+use crate::respond::{self, no_content};
+use crate::{AppState, header_value, tenant_of};
+
+const TEMPORAL_PARAMS: &[&str] = &[
+    "timerel",
+    "timeAt",
+    "endTimeAt",
+    "lastN",
+    "timeproperty",
+    "aggrMethods",
+    "aggrPeriodDuration",
+];
+
+fn check_id(id: &str) -> ApiResult<()> {
+    if is_uri(id) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_data(format!("entity id '{id}' is not a URI")))
+    }
+}
+
+/// Parses the attribute instances of a temporal body (every attribute may hold many).
+fn instances(json: &Value, ctx: &Context) -> ApiResult<Vec<(String, Attribute)>> {
+    let map =
+        json.as_object().ok_or_else(|| ApiError::bad_data("the body must be a JSON object"))?;
+    let now = now_micros();
+    let mut out = Vec::new();
+    for (key, value) in map {
+        if matches!(key.as_str(), "id" | "type" | "@context" | "scope" | "createdAt" | "modifiedAt")
+        {
+            continue;
+        }
+        let name = attribute_name(key, ctx)?;
+        let items: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        for item in items {
+            out.push((name.clone(), parse_instance(key, item, ctx, now)?));
+        }
+    }
+    Ok(out)
+}
+
+/// POST /temporal/entities
+pub(crate) async fn create(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let _ = Params::parse(q.as_deref(), &["local"])?;
+    let bt = body_type(&headers, false)?;
+    let tenant = tenant_of(&headers)?;
+    let json = parse_json(&body)?;
+    let rctx = st.contexts.for_body(&headers, &json, bt).await?;
+    let id = json
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_data("the temporal entity has no 'id'"))?
+        .to_string();
+    check_id(&id)?;
+    let types = parse_types(
+        json.get("type").ok_or_else(|| ApiError::bad_data("the temporal entity has no 'type'"))?,
+        &rctx.ctx,
+    )?;
+    let attrs = instances(&json, &rctx.ctx)?;
+    let created = st.broker.temporal_upsert(&tenant, &id, types, Vec::new(), attrs).await?;
+    if created {
+        let mut resp = StatusCode::CREATED.into_response();
+        resp.headers_mut()
+            .insert(header::LOCATION, header_value(&format!("/ngsi-ld/v1/temporal/entities/{id}")));
+        Ok(resp)
+    } else {
+        Ok(no_content())
+    }
+}
+
+/// POST /temporal/entities/{id}/attrs
+pub(crate) async fn append(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let _ = Params::parse(q.as_deref(), &["local"])?;
+    let bt = body_type(&headers, false)?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    let json = parse_json(&body)?;
+    let rctx = st.contexts.for_body(&headers, &json, bt).await?;
+    let attrs = instances(&json, &rctx.ctx)?;
+    st.broker.temporal_append(&tenant, &id, attrs).await?;
+    Ok(no_content())
+}
+
+/// DELETE /temporal/entities/{id}
+pub(crate) async fn delete(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let _ = Params::parse(q.as_deref(), &["local"])?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    st.broker.temporal_delete(&tenant, &id).await?;
+    Ok(no_content())
+}
+
+/// DELETE /temporal/entities/{id}/attrs/{attr}
+pub(crate) async fn delete_attr(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((id, attr)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let p = Params::parse(q.as_deref(), &["datasetId", "deleteAll", "local"])?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    let rctx = st.contexts.for_headers(&headers).await?;
+    let name = attribute_name(&attr, &rctx.ctx)?;
+    st.broker
+        .temporal_delete_attr(&tenant, &id, &name, p.get("datasetId"), p.flag("deleteAll")?)
+        .await?;
+    Ok(no_content())
+}
+
+/// DELETE /temporal/entities/{id}/attrs/{attr}/{instanceId}
+pub(crate) async fn delete_instance(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((id, attr, instance)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    let rctx = st.contexts.for_headers(&headers).await?;
+    let name = attribute_name(&attr, &rctx.ctx)?;
+    st.broker.temporal_delete_instance(&tenant, &id, &name, &instance).await?;
+    Ok(no_content())
+}
+
+/// PATCH /temporal/entities/{id}/attrs/{attr}/{instanceId}
+pub(crate) async fn modify_instance(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((id, attr, instance)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let bt = body_type(&headers, true)?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    let json = parse_json(&body)?;
+    let rctx = st.contexts.for_body(&headers, &json, bt).await?;
+    let name = attribute_name(&attr, &rctx.ctx)?;
+    let value = json.get(&attr).cloned().unwrap_or(json.clone());
+    let value = match value {
+        Value::Array(mut items) if !items.is_empty() => items.remove(0),
+        Value::Object(mut m) => {
+            m.remove("@context");
+            Value::Object(m)
+        }
+        other => other,
+    };
+    let new = parse_instance(&attr, &value, &rctx.ctx, now_micros())?;
+    st.broker.temporal_modify_instance(&tenant, &id, &name, &instance, new).await?;
+    Ok(no_content())
+}
+
+struct TemporalView {
+    filter: TemporalFilter,
+    format: TemporalFormat,
+    view: View,
+}
+
+fn temporal_view(p: &Params, ctx: &Context) -> ApiResult<TemporalView> {
+    let mut filter = TemporalFilter::parse(
+        p.get("timerel"),
+        p.get("timeAt"),
+        p.get("endTimeAt"),
+        p.get("timeproperty"),
+        p.get("lastN"),
+    )?;
+    filter.attrs = p.list("attrs").iter().map(|a| ctx.expand(a)).collect();
+    filter.dataset_id = p.list("datasetId");
+    let opts = Options::parse(p)?;
+    let format = if opts.aggregated {
+        TemporalFormat::aggregated(p.get("aggrMethods"), p.get("aggrPeriodDuration"))?
+    } else if opts.temporal_values {
+        TemporalFormat::Values
+    } else {
+        TemporalFormat::Normalized
+    };
+    Ok(TemporalView { filter, format, view: View::from_params(p, ctx)? })
+}
+
+fn render(e: &TemporalEntity, tv: &TemporalView, rctx: &RequestContext) -> Value {
+    let kept = tv.filter.apply(e);
+    let o: RenderOptions<'_> = tv.view.options(&rctx.ctx);
+    render_temporal(e, &kept, &tv.format, &o)
+}
+
+/// GET /temporal/entities/{id}
+pub(crate) async fn retrieve(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let allowed: Vec<&str> =
+        ["attrs", "options", "format", "lang", "pick", "omit", "local", "datasetId"]
+            .iter()
+            .chain(TEMPORAL_PARAMS)
+            .copied()
+            .collect();
+    let p = Params::parse(q.as_deref(), &allowed)?;
+    let media = negotiate(&headers, &[Media::Json, Media::LdJson])?;
+    check_id(&id)?;
+    let tenant = tenant_of(&headers)?;
+    let rctx = st.contexts.for_headers(&headers).await?;
+    let tv = temporal_view(&p, &rctx.ctx)?;
+    let e = st.broker.temporal_entity(&tenant, &id).await?;
+    Ok(respond::json(StatusCode::OK, media, &rctx, render(&e, &tv, &rctx), &headers))
+}
+
+/// GET /temporal/entities
+pub(crate) async fn query(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let allowed: Vec<&str> = QUERY_PARAMS.iter().chain(TEMPORAL_PARAMS).copied().collect();
+    let p = Params::parse(q.as_deref(), &allowed)?;
+    let media = negotiate(&headers, &[Media::Json, Media::LdJson])?;
+    let tenant = tenant_of(&headers)?;
+    let rctx = st.contexts.for_headers(&headers).await?;
+    let tv = temporal_view(&p, &rctx.ctx)?;
+    let mut eq = entity_query(&p, &rctx.ctx, true)?;
+    eq.attrs.clear();
+    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers).await
+}
+
+async fn run_query(
+    st: &AppState,
+    tenant: &str,
+    eq: &citybrain_broker::EntityQuery,
+    tv: &TemporalView,
+    rctx: &RequestContext,
+    media: Media,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let all = st.broker.temporal_query(tenant, eq).await?;
+    let rendered: Vec<Value> = all
+        .iter()
+        .filter(|e| tv.filter.attrs.is_empty() || !tv.filter.apply(e).is_empty())
+        .map(|e| render(e, tv, rctx))
+        .collect();
+    let total = rendered.len();
+    let page: Vec<Value> = rendered.into_iter().skip(eq.offset).take(eq.limit).collect();
+    let mut resp = respond::json(StatusCode::OK, media, rctx, Value::Array(page), headers);
+    if eq.count {
+        resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
+    }
+    Ok(resp)
+}
+
+/// POST /temporal/entityOperations/query
+pub(crate) async fn query_post(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    Params::parse(
+        q.as_deref(),
+        &[
+            "limit",
+            "offset",
+            "count",
+            "options",
+            "format",
+            "local",
+            "lang",
+            "aggrMethods",
+            "aggrPeriodDuration",
+            "lastN",
+        ],
+    )?;
+    let bt = body_type(&headers, false)?;
+    let media = negotiate(&headers, &[Media::Json, Media::LdJson])?;
+    let tenant = tenant_of(&headers)?;
+    let json = parse_json(&body)?;
+    if json.get("type").and_then(Value::as_str) != Some("Query") {
+        return Err(ApiError::bad_data("the body must be a Query (\"type\": \"Query\")"));
+    }
+    let rctx = st.contexts.for_body(&headers, &json, bt).await?;
+    // Turn the body into GET-style parameters so one code path validates everything.
+    let mut pairs: Vec<String> = q.clone().map(|s| vec![s]).unwrap_or_default();
+    let enc = |s: &str| {
+        s.replace('%', "%25")
+            .replace('&', "%26")
+            .replace('=', "%3D")
+            .replace('+', "%2B")
+            .replace('#', "%23")
+    };
+    if let Some(entities) = json.get("entities").and_then(Value::as_array) {
+        let types: Vec<&str> =
+            entities.iter().filter_map(|e| e.get("type").and_then(Value::as_str)).collect();
+        if !types.is_empty() {
+            pairs.push(format!("type={}", enc(&types.join(","))));
+        }
+        let ids: Vec<&str> =
+            entities.iter().filter_map(|e| e.get("id").and_then(Value::as_str)).collect();
+        if !ids.is_empty() {
+            pairs.push(format!("id={}", enc(&ids.join(","))));
+        }
+        if let Some(pat) = entities.iter().find_map(|e| e.get("idPattern").and_then(Value::as_str))
+        {
+            pairs.push(format!("idPattern={}", enc(pat)));
+        }
+    }
+    if let Some(attrs) = json.get("attrs").and_then(Value::as_array) {
+        let names: Vec<&str> = attrs.iter().filter_map(Value::as_str).collect();
+        pairs.push(format!("attrs={}", enc(&names.join(","))));
+    }
+    if let Some(qs) = json.get("q").and_then(Value::as_str) {
+        pairs.push(format!("q={}", enc(qs)));
+    }
+    if let Some(t) = json.get("temporalQ").and_then(Value::as_object) {
+        for k in ["timerel", "timeAt", "endTimeAt", "timeproperty", "lastN"] {
+            if let Some(v) = t.get(k) {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                pairs.push(format!("{k}={}", enc(&text)));
+            }
+        }
+    }
+    let raw = pairs.join("&");
+    let allowed: Vec<&str> = QUERY_PARAMS.iter().chain(TEMPORAL_PARAMS).copied().collect();
+    let gp = Params::parse(Some(&raw), &allowed)?;
+    let tv = temporal_view(&gp, &rctx.ctx)?;
+    let mut eq = entity_query(&gp, &rctx.ctx, false)?;
+    eq.attrs.clear();
+    eq.limit = gp.usize("limit")?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers).await
+}

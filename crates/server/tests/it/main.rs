@@ -1,0 +1,11 @@
+//! HTTP integration tests of the hub: a real server on port 0 over a temporary store.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod batch;
+mod common;
+mod entities;
+mod query;
+mod subscriptions;
+mod temporal;
