@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::UsageError;
 use crate::control_run::{IncidentSpec, block_lanes, split_travel_times};
-use crate::twin_control::{BrainDriver, add_transition_phases};
+use citybrain_live::{BrainDriver, add_transition_phases};
 
 /// Flags of the signal controllers.
 #[derive(Args, Debug)]
@@ -37,6 +37,11 @@ pub(crate) struct BrainArgs {
     /// Write incident and congestion alerts as JSON lines.
     #[arg(long, value_name = "PATH")]
     alerts: Option<PathBuf>,
+    /// Refresh the brain's lane observations only every N seconds (it decides on the last ones
+    /// in between), as in `citybrain demo`, where they arrive through the hub every 10 s.
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    observe_every: u64,
     /// Write every signal decision with its inputs and rule as CSV.
     #[arg(long, value_name = "PATH")]
     decisions_csv: Option<PathBuf>,
@@ -72,10 +77,14 @@ pub(crate) fn setup(
 ) -> anyhow::Result<Option<BrainDriver>> {
     block_lanes(engine, &args.incidents)?;
     let Ok(kind) = control.parse::<ControllerKind>() else {
-        if args.emergency_preemption || args.alerts.is_some() || args.decisions_csv.is_some() {
+        if args.emergency_preemption
+            || args.alerts.is_some()
+            || args.decisions_csv.is_some()
+            || args.observe_every != 1
+        {
             return Err(UsageError(anyhow!(
-                "--emergency-preemption, --alerts and --decisions-csv need a brain controller: \
-                 --control fixed, max-pressure, sotl or adaptive"
+                "--emergency-preemption, --alerts, --decisions-csv and --observe-every need a \
+                 brain controller: --control fixed, max-pressure, sotl or adaptive"
             ))
             .into());
         }
@@ -89,8 +98,9 @@ pub(crate) fn setup(
     }
     let mut config = BrainConfig::new(control);
     config.preemption = args.emergency_preemption.then(PreemptParams::default);
-    let driver = BrainDriver::new(engine, config, args.decisions_csv.is_some())
+    let mut driver = BrainDriver::new(engine, config, args.decisions_csv.is_some())
         .map_err(|e| UsageError(e.into()))?;
+    driver.set_observe_every(args.observe_every);
     Ok(Some(driver))
 }
 

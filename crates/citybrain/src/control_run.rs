@@ -12,7 +12,7 @@ use signal::{Alert, BrainConfig, ControlConfig, ControllerKind, PreemptParams};
 use sim::{Engine, EngineConfig, Scenario};
 
 use crate::UsageError;
-use crate::twin_control::{BrainDriver, add_transition_phases};
+use citybrain_live::{BrainDriver, add_transition_phases};
 
 /// A lane blocked for a while: `ROAD:LANE:START:DURATION[:POSITION]` on the command line.
 #[derive(Clone, Debug, PartialEq)]

@@ -14,10 +14,10 @@ mod bench_incidents;
 mod brain_cli;
 mod control;
 mod control_run;
+mod demo;
 mod generate;
 mod serve;
 mod sim;
-mod twin_control;
 
 /// mimalloc: the hub allocates many small short-lived objects per request; glibc malloc
 /// spent a quarter of the CPU time of a create-heavy load in `_int_malloc`/consolidation.
@@ -34,6 +34,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the live city: the hub, the Hangzhou twin steered by the adaptive brain, a fixed-time
+    /// twin for comparison, and the cockpit at http://127.0.0.1:8080/.
+    Demo(demo::DemoArgs),
     /// Simulate a CityFlow scenario (roadnet + flow, or a config.json) and report its metrics.
     Sim(sim::SimArgs),
     /// Generate synthetic scenarios in CityFlow's format.
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result: anyhow::Result<()> = match cli.command {
+        Command::Demo(args) => demo::run(args),
         Command::Sim(args) => sim::run(args),
         Command::Gen(cmd) => generate::run(cmd),
         Command::Serve(args) => serve::serve(args),

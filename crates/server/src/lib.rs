@@ -5,6 +5,7 @@
 //! Start it with [`run`] on any listener (tests use port 0) and a shutdown future.
 
 mod batch;
+mod cockpit;
 mod contexts;
 mod discovery;
 mod entities;
@@ -30,6 +31,7 @@ use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
+pub use cockpit::{LiveEvent, LiveSource, RATE_WINDOW_S, RequestCounter};
 pub use contexts::Contexts;
 pub use notify::{HttpSink, Resolver};
 pub use problem::{ApiError, ApiResult};
@@ -47,6 +49,10 @@ pub struct AppState {
     pub broker: Broker,
     /// Remote context cache.
     pub contexts: Arc<Contexts>,
+    /// The running city behind the cockpit, when there is one (`citybrain demo`).
+    pub live: Option<Arc<dyn LiveSource>>,
+    /// Requests to the APIs.
+    pub requests: Arc<RequestCounter>,
 }
 
 impl AppState {
@@ -55,11 +61,18 @@ impl AppState {
         let contexts = Arc::new(Contexts::new());
         broker.set_notification_sink(Arc::new(notify::HttpSink::new()));
         broker.set_context_resolver(Arc::new(notify::Resolver(contexts.clone())));
-        AppState { broker, contexts }
+        AppState { broker, contexts, live: None, requests: Arc::new(RequestCounter::default()) }
+    }
+
+    /// The same state with a live city behind the cockpit: adds the `/api` routes, the live
+    /// stream and the embedded web assets.
+    pub fn with_live(mut self, live: Arc<dyn LiveSource>) -> AppState {
+        self.live = Some(live);
+        self
     }
 }
 
-/// The axum router for the NGSI-LD API.
+/// The axum router for the NGSI-LD API, plus the cockpit when `state` has a live source.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/entities", get(entities::query).post(entities::create).delete(entities::purge))
@@ -97,10 +110,13 @@ pub fn router(state: AppState) -> Router {
         .route("/attributes", get(discovery::attributes))
         .route("/attributes/{attr}", get(discovery::attribute_info))
         .route("/info/sourceIdentity", get(discovery::source_identity));
-    Router::new()
-        .nest("/ngsi-ld/v1", api)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    let mut app = Router::new().nest("/ngsi-ld/v1", api);
+    if state.live.is_some() {
+        app = app.merge(cockpit::routes()).fallback(cockpit::assets);
+    }
+    app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(preconditions))
+        .layer(middleware::from_fn_with_state(state.clone(), cockpit::count_requests))
         .with_state(state)
 }
 

@@ -234,6 +234,20 @@ impl Engine {
         u64::from(self.step)
     }
 
+    /// Repeats the demand every `period_s` seconds: when the flow clock reaches the period,
+    /// every flow's schedule starts again as at time zero (so a one-hour demand becomes an
+    /// endless series of identical hours). Vehicles already in the network keep driving; vehicle
+    /// ids, counts and metrics keep accumulating. Fails unless `period_s` is finite and > 0.
+    pub fn repeat_demand(&mut self, period_s: f64) -> Result<(), ControlError> {
+        if !(period_s.is_finite() && period_s > 0.0) {
+            return Err(ControlError::InvalidArgument(format!(
+                "demand period {period_s} s is not allowed; expected a number of seconds > 0"
+            )));
+        }
+        self.flows.period = Some(period_s);
+        Ok(())
+    }
+
     /// Runs `n` steps.
     pub fn run(&mut self, n: u64) {
         for _ in 0..n {

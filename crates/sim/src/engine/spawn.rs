@@ -37,6 +37,8 @@ pub(crate) struct FlowClock {
     clock: f64,
     /// Next emergency boundary, seconds.
     pub(crate) emergency_boundary: f64,
+    /// When set, the flow clock restarts from zero every this many seconds.
+    pub(crate) period: Option<f64>,
 }
 
 impl FlowClock {
@@ -55,6 +57,17 @@ impl FlowClock {
             count: vec![0; demand.flows.len()],
             clock: 0.0,
             emergency_boundary: emergency_every.unwrap_or(f64::INFINITY),
+            period: None,
+        }
+    }
+
+    /// Starts every flow's schedule again (vehicle counts keep growing).
+    fn restart(&mut self, demand: &crate::demand::Demand, period: f64) {
+        self.clock -= period;
+        self.next = 0;
+        self.active.clear();
+        for (acc, flow) in self.acc.iter_mut().zip(&demand.flows) {
+            *acc = flow.interval_s;
         }
     }
 }
@@ -62,6 +75,11 @@ impl FlowClock {
 impl Engine {
     /// Lets every live flow create its vehicles for this step.
     pub(super) fn spawn(&mut self) {
+        if let Some(period) = self.flows.period
+            && self.flows.clock >= period
+        {
+            self.flows.restart(&self.demand, period);
+        }
         let clock = self.flows.clock;
         while self.flows.next < self.flows.order.len() {
             let f = self.flows.order[self.flows.next];

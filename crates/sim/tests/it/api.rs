@@ -188,3 +188,35 @@ fn positions_lie_on_the_drawn_network() {
     }
     assert!(n > 100);
 }
+
+#[test]
+fn repeated_demand_starts_every_flow_again_and_keeps_the_traffic() {
+    let s = bundled("hangzhou_4x4", "flow.json");
+    let mut plain = engine(&s, EngineConfig::default());
+    let mut repeating = engine(&s, EngineConfig::default());
+    repeating.repeat_demand(3600.0).expect("a valid period");
+    plain.run(3600);
+    repeating.run(3600);
+    let first_hour = plain.metrics();
+    assert_eq!(repeating.metrics(), first_hour, "nothing changes before the period ends");
+    assert!(first_hour.running > 0, "traffic in the network when the demand restarts");
+    let before: Vec<_> = repeating.vehicles().map(|v| v.id).collect();
+    repeating.step();
+    let still: Vec<_> = repeating.vehicles().map(|v| v.id).collect();
+    let kept = before.iter().filter(|id| still.contains(id)).count();
+    let finished = repeating.metrics().finished - first_hour.finished;
+    assert_eq!(kept as u64 + finished, before.len() as u64, "vehicles keep driving");
+    repeating.run(3599);
+    assert_eq!(repeating.metrics().created, 2 * first_hour.created, "the schedule ran twice");
+    plain.run(3600);
+    assert_eq!(plain.metrics().created, first_hour.created, "without repeating, demand ends");
+}
+
+#[test]
+fn a_demand_period_must_be_positive() {
+    let s = bundled("hangzhou_4x4", "flow.json");
+    let mut e = engine(&s, EngineConfig::default());
+    for bad in [0.0, -5.0, f64::NAN, f64::INFINITY] {
+        assert!(matches!(e.repeat_demand(bad), Err(ControlError::InvalidArgument(_))), "{bad}");
+    }
+}

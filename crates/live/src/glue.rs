@@ -1,11 +1,11 @@
 //! Glue between the twin (`citybrain-sim`) and the brain (`citybrain-signal`).
 //!
-//! The brain never sees the engine: each step the twin's detector-like readings are copied into
-//! the brain's [`Observation`], the brain decides, and its signals are applied with `set_phase`.
-//! Roads and lanes keep the twin's dense ids (the brain's ids are the same numbers); the brain's
-//! intersections are the twin's signalised ones, renumbered densely.
+//! The brain never sees the engine: the twin's detector-like readings are copied into the
+//! brain's [`Observation`] (directly, or through the hub in the demo), the brain decides, and its
+//! signals are applied with `set_phase`. Roads and lanes keep the twin's dense ids (the brain's
+//! ids are the same numbers); the brain's intersections are the twin's signalised ones,
+//! renumbered densely.
 
-use anyhow::{Context, bail};
 use citybrain_signal as signal;
 use citybrain_sim as sim;
 use serde_json::Value;
@@ -19,7 +19,7 @@ use sim::{Engine, LaneObservation, RoadNetwork, TurnType};
 ///
 /// The shared roadnets have one (phase 0); generated grids do not. The phase is appended, so
 /// existing phase indices keep their meaning.
-pub(crate) fn add_transition_phases(roadnet: &mut Value) {
+pub fn add_transition_phases(roadnet: &mut Value) {
     let Some(nodes) = roadnet.get_mut("intersections").and_then(Value::as_array_mut) else {
         return;
     };
@@ -56,13 +56,14 @@ pub(crate) fn add_transition_phases(roadnet: &mut Value) {
 }
 
 /// How the brain's intersections map to the twin's.
-pub(crate) struct Mapping {
+#[derive(Clone, Debug)]
+pub struct Mapping {
     /// The twin's id of each brain intersection.
-    pub(crate) sim_node: Vec<sim::IntersectionId>,
+    pub sim_node: Vec<sim::IntersectionId>,
 }
 
 /// Describes the twin's network in the brain's terms.
-pub(crate) fn brain_network(net: &RoadNetwork) -> (signal::Network, Mapping) {
+pub fn brain_network(net: &RoadNetwork) -> (signal::Network, Mapping) {
     let mut brain_of = vec![None; net.intersections().len()];
     let mut sim_node = Vec::new();
     for (i, node) in net.intersections().iter().enumerate() {
@@ -145,26 +146,40 @@ fn brain_intersection(net: &RoadNetwork, id: sim::IntersectionId) -> signal::Int
     signal::Intersection { name: node.id.clone(), movements, phases, transition }
 }
 
+/// Applying the brain's signals to the twin failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    /// The brain asked for a transition at an intersection that has none.
+    #[error("intersection {0} has no transition phase")]
+    NoTransition(String),
+    /// The twin refused the phase.
+    #[error("applying a signal decision: {0}")]
+    Apply(#[from] sim::ControlError),
+}
+
 /// Drives the twin's lights with the brain, step by step.
-pub(crate) struct BrainDriver {
-    pub(crate) brain: Brain,
+pub struct BrainDriver {
+    /// The brain.
+    pub brain: Brain,
     mapping: Mapping,
     readings: Vec<LaneObservation>,
     advance: Vec<LaneObservation>,
     obs: Observation,
     /// Phase last applied per brain intersection.
     applied: Vec<Option<usize>>,
-    /// Alerts raised so far.
-    pub(crate) alerts: Vec<Alert>,
+    /// Steps between refreshes of the lane observations in [`BrainDriver::before_step`].
+    observe_every: u64,
+    /// Alerts raised so far (the caller may drain them).
+    pub alerts: Vec<Alert>,
     /// Decisions taken so far (with the intersection's external id), when kept.
-    pub(crate) decisions: Option<Vec<(String, Decision)>>,
+    pub decisions: Option<Vec<(String, Decision)>>,
     /// Wall-clock time spent observing and deciding.
-    pub(crate) busy: Duration,
+    pub busy: Duration,
 }
 
 impl BrainDriver {
     /// A brain for `engine`'s network (whose lights the caller puts under external control).
-    pub(crate) fn new(
+    pub fn new(
         engine: &Engine,
         config: BrainConfig,
         keep_decisions: bool,
@@ -178,16 +193,57 @@ impl BrainDriver {
             advance: Vec::new(),
             obs: Observation::default(),
             applied: vec![None; n],
+            observe_every: 1,
             alerts: Vec::new(),
             decisions: keep_decisions.then(Vec::new),
             busy: Duration::ZERO,
         })
     }
 
-    /// Observes, decides and applies the signals; call before every step of the twin.
-    pub(crate) fn before_step(&mut self, engine: &mut Engine) -> anyhow::Result<()> {
+    /// Makes [`BrainDriver::before_step`] refresh the lane observations only every `steps` steps
+    /// (at steps that are multiples of it); in between the brain decides on the last ones, as it
+    /// does in the demo, where observations arrive through the hub every publish period.
+    pub fn set_observe_every(&mut self, steps: u64) {
+        self.observe_every = steps.max(1);
+    }
+
+    /// How the brain's intersections map to the twin's.
+    pub fn mapping(&self) -> &Mapping {
+        &self.mapping
+    }
+
+    /// The observation the brain decided on last.
+    pub fn observation(&self) -> &Observation {
+        &self.obs
+    }
+
+    /// Observes (when due), decides and applies the signals; call before every step of the twin.
+    pub fn before_step(&mut self, engine: &mut Engine) -> Result<(), DriveError> {
         let started = Instant::now();
-        self.observe(engine);
+        if engine.steps().is_multiple_of(self.observe_every) {
+            self.observe(engine);
+        }
+        self.decide(engine, started)
+    }
+
+    /// Decides on `lanes` when given (observations read from elsewhere, e.g. the hub; no
+    /// emergency vehicles), else on the last ones, and applies the signals; call before every
+    /// step of the twin.
+    pub fn before_step_with(
+        &mut self,
+        engine: &mut Engine,
+        lanes: Option<Vec<LaneObs>>,
+    ) -> Result<(), DriveError> {
+        let started = Instant::now();
+        if let Some(lanes) = lanes {
+            self.obs.lanes = lanes;
+            self.obs.emergencies.clear();
+        }
+        self.decide(engine, started)
+    }
+
+    fn decide(&mut self, engine: &mut Engine, started: Instant) -> Result<(), DriveError> {
+        self.obs.time_s = engine.time_s();
         let out = self.brain.step(&self.obs);
         let net = self.brain.network();
         for (i, signal) in self.brain.signals().enumerate() {
@@ -196,15 +252,13 @@ impl BrainDriver {
                 Some(Signal::Transition { .. }) => match net.intersections[i].transition {
                     Some(t) => t,
                     None => {
-                        bail!("intersection {} has no transition phase", net.intersections[i].name)
+                        return Err(DriveError::NoTransition(net.intersections[i].name.clone()));
                     }
                 },
                 None => continue,
             };
             if self.applied[i] != Some(phase) {
-                engine
-                    .set_phase(self.mapping.sim_node[i], phase)
-                    .context("applying a signal decision")?;
+                engine.set_phase(self.mapping.sim_node[i], phase)?;
                 self.applied[i] = Some(phase);
             }
         }
@@ -221,24 +275,13 @@ impl BrainDriver {
 
     /// Fills the brain's observation from the twin's detectors and emergency transponders.
     fn observe(&mut self, engine: &Engine) {
-        let config = self.brain.config();
-        engine.observe_lanes(config.near_range_m, &mut self.readings);
-        engine.observe_lanes(config.approach_range_m, &mut self.advance);
-        let net = engine.network();
-        self.obs.time_s = engine.time_s();
-        self.obs.lanes.clear();
-        let readings = self.readings.iter().zip(&self.advance).zip(net.lanes());
-        self.obs.lanes.extend(readings.map(|((r, a), lane)| LaneObs {
-            vehicles: r.vehicles,
-            halted: r.halted,
-            mean_speed_mps: if r.vehicles == 0 { lane.max_speed } else { r.mean_speed_mps },
-            near_stop_line: r.near_stop_line,
-            approaching: a.near_stop_line,
-        }));
+        let Self { brain, readings, advance, obs, .. } = self;
+        read_detectors(engine, brain.config(), readings, advance, &mut obs.lanes);
         self.obs.emergencies.clear();
         if self.brain.config().preemption.is_none() {
             return;
         }
+        let net = engine.network();
         for ev in engine.emergency_vehicles() {
             let Some(loc) = ev.location else { continue };
             let lane = net.lane(ev.lane);
@@ -261,4 +304,27 @@ impl BrainDriver {
             });
         }
     }
+}
+
+/// The twin's detector readings in the brain's terms, one per lane: stop-line detectors of
+/// `config.near_range_m`, advance detectors of `config.approach_range_m`, and the speed limit as
+/// the mean speed of an empty lane. `readings` and `advance` are scratch buffers.
+pub fn read_detectors(
+    engine: &Engine,
+    config: &BrainConfig,
+    readings: &mut Vec<LaneObservation>,
+    advance: &mut Vec<LaneObservation>,
+    out: &mut Vec<LaneObs>,
+) {
+    engine.observe_lanes(config.near_range_m, readings);
+    engine.observe_lanes(config.approach_range_m, advance);
+    out.clear();
+    let rows = readings.iter().zip(advance.iter()).zip(engine.network().lanes());
+    out.extend(rows.map(|((r, a), lane)| LaneObs {
+        vehicles: r.vehicles,
+        halted: r.halted,
+        mean_speed_mps: if r.vehicles == 0 { lane.max_speed } else { r.mean_speed_mps },
+        near_stop_line: r.near_stop_line,
+        approaching: a.near_stop_line,
+    }));
 }
