@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench_control;
+mod bench_demo;
 mod bench_hub;
 mod bench_incidents;
 mod brain_cli;
@@ -57,6 +58,8 @@ enum BenchCommand {
     Incidents(bench_incidents::BenchIncidentsArgs),
     /// Measure the data hub through real HTTP on a temporary store.
     Hub(bench_hub::BenchHubArgs),
+    /// Run the demo and measure start-up, page load, CPU, memory and live-stream lag.
+    Demo(bench_demo::BenchDemoArgs),
 }
 
 /// An error caused by the user's input; the process exits with code 2.
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Control(args)) => bench_control::bench(&args),
         Command::Bench(BenchCommand::Incidents(args)) => bench_incidents::bench(&args),
         Command::Bench(BenchCommand::Hub(args)) => bench_hub::run(args),
+        Command::Bench(BenchCommand::Demo(args)) => bench_demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -162,6 +162,10 @@ impl LiveState {
             "time_s": f.time_s, "hour": f.hour, "speed": self.speed,
             "brain": f.brain, "baseline": f.baseline,
             "roads": f.roads, "intersections": f.signals, "alerts_active": alerts_active,
+            // Wall-clock time of this snapshot, so viewers can measure how far behind they are.
+            "published_unix_ms": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
         })
         .to_string()
     }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, reason = "test helpers too: a failed unwrap is a failed test")]
 
 mod bad_input;
+mod browser;
 mod control_cli;
 mod control_quality;
 mod durability;
