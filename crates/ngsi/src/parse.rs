@@ -10,7 +10,7 @@ use crate::context::{Context, TypeMapping};
 use crate::error::{NgsiError, NgsiResult};
 use crate::geo::parse_geometry;
 use crate::model::{AttrKind, Attribute, Entity};
-use crate::time::{Micros, parse_datetime};
+use crate::time::{Micros, parse_utc_datetime};
 
 /// The NGSI-LD null, used in merge and update requests to delete an attribute.
 pub const NGSI_LD_NULL: &str = "urn:ngsi-ld:null";
@@ -327,8 +327,11 @@ fn parse_typed(
                 }
             },
             "observedAt" => {
-                let t = v.as_str().and_then(parse_datetime).ok_or_else(|| {
-                    NgsiError::bad_data(format!("observedAt of '{name}' must be a DateTime"))
+                let t = v.as_str().and_then(parse_utc_datetime).ok_or_else(|| {
+                    NgsiError::bad_data(format!(
+                        "observedAt of '{name}' must be a UTC DateTime such as \
+                         2020-09-09T16:40:00Z"
+                    ))
                 })?;
                 attr.observed_at = Some(t);
             }

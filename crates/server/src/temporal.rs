@@ -272,6 +272,7 @@ async fn run_query(
     let rendered: Vec<Value> = all
         .iter()
         .filter(|e| tv.filter.attrs.is_empty() || !tv.filter.apply(e).is_empty())
+        .filter(|e| !windowed_filters(eq) || eq.matches(&tv.filter.window_entity(e)))
         .map(|e| render(e, tv, rctx))
         .collect();
     let total = rendered.len();
@@ -281,6 +282,12 @@ async fn run_query(
         resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
     }
     Ok(resp)
+}
+
+/// Whether `eq` filters on attribute content (`q`, geo-query, `scopeQ`), which a temporal
+/// query judges on the instances inside the time window only.
+fn windowed_filters(eq: &citybrain_broker::EntityQuery) -> bool {
+    eq.q.is_some() || eq.geo.is_some() || eq.scope_q.is_some()
 }
 
 /// POST /temporal/entityOperations/query

@@ -7,5 +7,7 @@ mod batch;
 mod common;
 mod entities;
 mod query;
+mod subscription_paging;
 mod subscriptions;
 mod temporal;
+mod temporal_filters;
