@@ -204,6 +204,31 @@ fn parse_scope(value: &Value) -> NgsiResult<Vec<String>> {
         .collect()
 }
 
+/// Parses the `scope` of a temporal entity payload: a scope, an array of scopes, or
+/// temporal instances (`{"type": "Property", "value": …}`); the scopes of all instances are
+/// kept, in order, without repeats.
+pub fn parse_temporal_scope(value: &Value) -> NgsiResult<Vec<String>> {
+    let instances: Vec<&Value> = match value {
+        Value::Array(items) if items.iter().all(Value::is_object) && !items.is_empty() => {
+            items.iter().collect()
+        }
+        Value::Object(_) => vec![value],
+        other => return parse_scope(other),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for inst in instances {
+        let v = inst
+            .get("value")
+            .ok_or_else(|| NgsiError::bad_data("a scope instance needs a 'value'"))?;
+        for s in parse_scope(v)? {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Parses an attribute's JSON (one instance, an array of instances, or a concise value).
 pub fn parse_attribute_value(
     name: &str,

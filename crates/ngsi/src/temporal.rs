@@ -283,6 +283,11 @@ pub fn render_temporal(
     if keep_type && !o.omit.iter().any(|x| x == "type") {
         out.insert("type".into(), crate::render::render_types(&e.types, o.ctx));
     }
+    if !e.scope.is_empty() && o.pick_core.is_none() && !o.omit.iter().any(|x| x == "scope") {
+        let scope =
+            if e.scope.len() == 1 { Value::String(e.scope[0].clone()) } else { json!(e.scope) };
+        out.insert("scope".into(), scope);
+    }
     for (name, instances) in kept {
         if o.attrs.is_some_and(|a| !a.contains(name)) || o.omit.contains(name) {
             continue;

@@ -6,7 +6,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use citybrain_ngsi::Context;
 use citybrain_ngsi::model::Attribute;
-use citybrain_ngsi::parse::{attribute_name, is_uri, parse_instance, parse_types};
+use citybrain_ngsi::parse::{
+    attribute_name, is_uri, parse_instance, parse_temporal_scope, parse_types,
+};
 use citybrain_ngsi::render::RenderOptions;
 use citybrain_ngsi::temporal::{TemporalEntity, TemporalFilter, TemporalFormat, render_temporal};
 use citybrain_ngsi::time::now_micros;
@@ -83,7 +85,8 @@ pub(crate) async fn create(
         &rctx.ctx,
     )?;
     let attrs = instances(&json, &rctx.ctx)?;
-    let created = st.broker.temporal_upsert(&tenant, &id, types, Vec::new(), attrs).await?;
+    let scope = json.get("scope").map(parse_temporal_scope).transpose()?.unwrap_or_default();
+    let created = st.broker.temporal_upsert(&tenant, &id, types, scope, attrs).await?;
     if created {
         let mut resp = StatusCode::CREATED.into_response();
         resp.headers_mut()

@@ -7,6 +7,7 @@ mod batch;
 mod common;
 mod entities;
 mod query;
+mod show_changes;
 mod subscription_paging;
 mod subscriptions;
 mod temporal;

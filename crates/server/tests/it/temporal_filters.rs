@@ -119,3 +119,41 @@ async fn offset_datetimes_are_refused() {
         "speed": prop(json!(50), "2026-03-01T02:00:00-01:00")});
     assert_problem(hub.post_json("/entities", &entity).await, 400, "BadRequestData").await;
 }
+
+#[tokio::test]
+async fn scope_query_on_temporal_entities() {
+    let hub = Hub::start().await;
+    let at = "2026-03-01T10:00:00Z";
+    let speed = json!([prop(json!(1), "2026-03-01T12:05:00Z")]);
+    let scoped = vec![
+        ("ab", Some(json!([prop(json!("/A/B"), at)]))),
+        ("xx", Some(json!([prop(json!("/X"), at)]))),
+        ("bare", None),
+        ("both", Some(json!([prop(json!(["/A/B", "/C"]), at)]))),
+    ];
+    for (name, scope) in scoped {
+        let mut e = json!({"id": id(name), "type": "Vehicle", "speed": speed});
+        if let Some(s) = scope {
+            e["scope"] = s;
+        }
+        assert_eq!(hub.post_json("/temporal/entities", &e).await.status(), 201);
+    }
+    let cases: Vec<(&str, Vec<&str>, Vec<&str>)> = vec![
+        ("scopeQ=/A/B", vec!["ab", "both"], vec!["xx", "bare"]),
+        ("scopeQ=/Y", vec![], vec!["ab", "xx", "both", "bare"]),
+        ("scopeQ=/A/%23", vec!["ab", "both"], vec!["xx"]),
+        ("scopeQ=(/A/B%3B/C)", vec!["both"], vec!["ab"]),
+        ("scopeQ=/X%7C/M", vec!["xx"], vec!["ab"]),
+    ];
+    for (filter, yes, no) in cases {
+        let got = query_ids(&hub, filter).await;
+        for y in yes {
+            assert!(got.contains(&id(y)), "{filter}: {y} missing from {got:?}");
+        }
+        for n in no {
+            assert!(!got.contains(&id(n)), "{filter}: {n} must not match, got {got:?}");
+        }
+    }
+    let (_, e) = hub.get_json(&format!("/temporal/entities/{}", id("ab"))).await;
+    assert_eq!(e["scope"], "/A/B", "{e}");
+}
