@@ -14,7 +14,7 @@ use citybrain_ngsi::Context;
 use citybrain_ngsi::error::{NgsiError, NgsiResult};
 use citybrain_ngsi::model::{AttrKind, Attribute, Entity};
 use citybrain_ngsi::query::{Query, matches};
-use citybrain_ngsi::render::{RenderOptions, render_entity};
+use citybrain_ngsi::render::{Format, RenderOptions, render_entity};
 use citybrain_ngsi::subscription::{Endpoint, Subscription};
 use citybrain_ngsi::time::{format_datetime, now_micros};
 use citybrain_store::WriteOp;
@@ -99,6 +99,8 @@ struct Job {
     entity: Entity,
     deleted: Vec<String>,
     entity_deleted: Option<i64>,
+    /// The entity before the change, for the kinds of deleted attributes and `showChanges`.
+    before: Option<Entity>,
 }
 
 /// A subscription's live state.
@@ -303,6 +305,31 @@ fn linked_matches(
     false
 }
 
+const NULL_URI: &str = "urn:ngsi-ld:null";
+
+/// The member holding an attribute's value before a change (`previousValue`,
+/// `previousObject`, `previousLanguageMap`, …; clause 5.2.6 and following, `showChanges`).
+fn previous_member(kind: AttrKind) -> String {
+    let m = kind.value_member();
+    let mut chars = m.chars();
+    let first = chars.next().map(|c| c.to_ascii_uppercase()).unwrap_or_default();
+    format!("previous{first}{}", chars.as_str())
+}
+
+/// The previous value as the notification shows it (vocabulary terms compacted).
+fn previous_value(old: &Attribute, ctx: &Context) -> Value {
+    match (&old.kind, &old.value) {
+        (AttrKind::VocabProperty, Value::String(s)) => Value::String(ctx.compact(s)),
+        (AttrKind::VocabProperty, Value::Array(items)) => Value::Array(
+            items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.clone(), |t| Value::String(ctx.compact(t))))
+                .collect(),
+        ),
+        (_, v) => v.clone(),
+    }
+}
+
 fn not_found(id: &str) -> NgsiError {
     NgsiError::not_found(format!("subscription '{id}' does not exist"))
 }
@@ -328,6 +355,7 @@ fn job_for(
                 entity: after.clone(),
                 deleted: Vec::new(),
                 entity_deleted: None,
+                before: None,
             })
         }
         (Some(before), Some(after)) => {
@@ -365,6 +393,7 @@ fn job_for(
                 entity: after.clone(),
                 deleted,
                 entity_deleted: None,
+                before: Some(before.clone()),
             })
         }
         (Some(before), None) => {
@@ -388,6 +417,7 @@ fn job_for(
                     entity: shell,
                     deleted,
                     entity_deleted: Some(now_micros()),
+                    before: Some(before.clone()),
                 }
             })
         }
@@ -481,6 +511,7 @@ impl SubState {
                             entity: e,
                             deleted: Vec::new(),
                             entity_deleted: None,
+                            before: None,
                         })
                         .collect();
                     worker.notify(jobs).await;
@@ -623,18 +654,42 @@ impl Worker {
         if let Some(t) = job.entity_deleted {
             out.insert("deletedAt".into(), Value::String(format_datetime(t)));
         }
+        let show = self.sub.show_changes && self.sub.format == Format::Normalized;
+        let previous_of = |name: &str| {
+            job.before.as_ref().and_then(|b| b.attrs.get(name)).and_then(|l| l.first())
+        };
         for name in &job.deleted {
             if attrs.is_some_and(|a| !a.contains(name)) {
                 continue;
             }
-            let mut null =
-                Attribute::new(AttrKind::Property, Value::String("urn:ngsi-ld:null".into()));
+            let old = previous_of(name);
+            let kind = old.map_or(AttrKind::Property, |a| a.kind);
+            let null_value = if kind == AttrKind::LanguageProperty {
+                json!({"@none": NULL_URI})
+            } else {
+                Value::String(NULL_URI.into())
+            };
+            let mut null = Attribute::new(kind, null_value);
             null.stamp(job.entity.modified_at, job.entity.modified_at);
-            let rendered = citybrain_ngsi::render::render_attribute(
+            let mut rendered = citybrain_ngsi::render::render_attribute(
                 &null,
                 &RenderOptions { sys_attrs: false, ..o.clone() },
             );
+            if show && let (Some(old), Value::Object(m)) = (old, &mut rendered) {
+                m.insert(previous_member(old.kind), previous_value(old, ctx));
+            }
             out.insert(ctx.compact(name), rendered);
+        }
+        if show && job.entity_deleted.is_none() {
+            for (name, now) in &job.entity.attrs {
+                let (Some(old), Some(new)) = (previous_of(name), now.first()) else { continue };
+                if old.value == new.value && old.kind == new.kind {
+                    continue;
+                }
+                if let Some(Value::Object(m)) = out.get_mut(&ctx.compact(name)) {
+                    m.insert(previous_member(old.kind), previous_value(old, ctx));
+                }
+            }
         }
         Value::Object(out)
     }

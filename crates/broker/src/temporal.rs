@@ -81,6 +81,11 @@ impl Broker {
                             h.types.push(t);
                         }
                     }
+                    for sc in scope {
+                        if !h.scope.contains(&sc) {
+                            h.scope.push(sc);
+                        }
+                    }
                     h
                 }
                 None => TemporalHeader { types, scope, created_at: tx.now },

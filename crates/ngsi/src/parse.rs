@@ -10,7 +10,7 @@ use crate::context::{Context, TypeMapping};
 use crate::error::{NgsiError, NgsiResult};
 use crate::geo::parse_geometry;
 use crate::model::{AttrKind, Attribute, Entity};
-use crate::time::{Micros, parse_datetime};
+use crate::time::{Micros, parse_utc_datetime};
 
 /// The NGSI-LD null, used in merge and update requests to delete an attribute.
 pub const NGSI_LD_NULL: &str = "urn:ngsi-ld:null";
@@ -204,6 +204,31 @@ fn parse_scope(value: &Value) -> NgsiResult<Vec<String>> {
         .collect()
 }
 
+/// Parses the `scope` of a temporal entity payload: a scope, an array of scopes, or
+/// temporal instances (`{"type": "Property", "value": …}`); the scopes of all instances are
+/// kept, in order, without repeats.
+pub fn parse_temporal_scope(value: &Value) -> NgsiResult<Vec<String>> {
+    let instances: Vec<&Value> = match value {
+        Value::Array(items) if items.iter().all(Value::is_object) && !items.is_empty() => {
+            items.iter().collect()
+        }
+        Value::Object(_) => vec![value],
+        other => return parse_scope(other),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for inst in instances {
+        let v = inst
+            .get("value")
+            .ok_or_else(|| NgsiError::bad_data("a scope instance needs a 'value'"))?;
+        for s in parse_scope(v)? {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Parses an attribute's JSON (one instance, an array of instances, or a concise value).
 pub fn parse_attribute_value(
     name: &str,
@@ -327,8 +352,11 @@ fn parse_typed(
                 }
             },
             "observedAt" => {
-                let t = v.as_str().and_then(parse_datetime).ok_or_else(|| {
-                    NgsiError::bad_data(format!("observedAt of '{name}' must be a DateTime"))
+                let t = v.as_str().and_then(parse_utc_datetime).ok_or_else(|| {
+                    NgsiError::bad_data(format!(
+                        "observedAt of '{name}' must be a UTC DateTime such as \
+                         2020-09-09T16:40:00Z"
+                    ))
                 })?;
                 attr.observed_at = Some(t);
             }

@@ -287,6 +287,14 @@ fn eval_term(term: &Term, entity: &Entity) -> bool {
         collect_values(attr, &term.path, &term.compound, &mut values);
         match &term.cond {
             None => !values.is_empty(),
+            Some((op, _))
+                if term.path.is_empty()
+                    && matches!(attr.kind, AttrKind::Relationship | AttrKind::ListRelationship)
+                    && !matches!(op, Op::Eq | Op::Ne) =>
+            {
+                // Relationships only compare for (in)equality (clause 4.9).
+                false
+            }
             Some((op, rhs)) => {
                 let vocab = attr.kind == AttrKind::VocabProperty && term.path.is_empty();
                 test(&values, *op, rhs, vocab)
@@ -326,7 +334,14 @@ fn collect_values(attr: &Attribute, path: &[String], compound: &[String], out: &
         _ => attr.value.clone(),
     };
     let mut target = &base;
-    for key in compound {
+    for (i, key) in compound.iter().enumerate() {
+        if key == "*" && attr.kind == AttrKind::LanguageProperty && i == 0 {
+            // `attr[*]` on a LanguageProperty: the value in any language (clause 4.9).
+            if let Value::Object(map) = target {
+                out.extend(map.values().flat_map(flatten));
+            }
+            return;
+        }
         match target.get(key.as_str()) {
             Some(v) => target = v,
             None => return,

@@ -266,12 +266,12 @@ mod tests {
         let n = Value::Object(render_entity(&entity(), &o));
         assert_eq!(n["type"], "Building");
         assert_eq!(n["height"], json!({"type": "Property", "value": 3}));
-        assert_eq!(n["name"]["observedAt"], "2020-01-01T00:00:00.000Z");
+        assert_eq!(n["name"]["observedAt"], "2020-01-01T00:00:00Z");
         o.format = Format::Concise;
         let c = Value::Object(render_entity(&entity(), &o));
         assert_eq!(c["height"], json!(3));
         assert_eq!(c["owner"], json!({"object": "urn:p:1"}));
-        assert_eq!(c["name"], json!({"value": "Tower", "observedAt": "2020-01-01T00:00:00.000Z"}));
+        assert_eq!(c["name"], json!({"value": "Tower", "observedAt": "2020-01-01T00:00:00Z"}));
         o.format = Format::KeyValues;
         let k = Value::Object(render_entity(&entity(), &o));
         assert_eq!(k["owner"], "urn:p:1");

@@ -159,6 +159,34 @@ impl TemporalFilter {
         }
     }
 
+    /// The entity as the time window sees it (clause 5.7.4.4): every attribute holds all
+    /// its instances inside the window, whatever `attrs` or `lastN` select for display, so
+    /// that a values filter, geo-query or scope query over it holds when some windowed
+    /// instance satisfies it. Deletion records are left out.
+    pub fn window_entity(&self, e: &TemporalEntity) -> crate::model::Entity {
+        let wide = TemporalFilter { attrs: Vec::new(), last_n: None, ..self.clone() };
+        let attrs = wide
+            .apply(e)
+            .into_iter()
+            .map(|(name, kept)| {
+                let live: Vec<crate::model::Attribute> = kept
+                    .into_iter()
+                    .filter(|(_, i)| i.deleted_at.is_none())
+                    .map(|(_, i)| i.attr)
+                    .collect();
+                (name, live)
+            })
+            .filter(|(_, live)| !live.is_empty())
+            .collect();
+        crate::model::Entity {
+            id: e.id.clone(),
+            types: e.types.clone(),
+            scope: e.scope.clone(),
+            attrs,
+            ..crate::model::Entity::default()
+        }
+    }
+
     /// Applies the filter, returning per attribute the kept instances with their time.
     pub fn apply(&self, e: &TemporalEntity) -> BTreeMap<String, Vec<(Micros, Instance)>> {
         let mut out = BTreeMap::new();
@@ -254,6 +282,11 @@ pub fn render_temporal(
     }
     if keep_type && !o.omit.iter().any(|x| x == "type") {
         out.insert("type".into(), crate::render::render_types(&e.types, o.ctx));
+    }
+    if !e.scope.is_empty() && o.pick_core.is_none() && !o.omit.iter().any(|x| x == "scope") {
+        let scope =
+            if e.scope.len() == 1 { Value::String(e.scope[0].clone()) } else { json!(e.scope) };
+        out.insert("scope".into(), scope);
     }
     for (name, instances) in kept {
         if o.attrs.is_some_and(|a| !a.contains(name)) || o.omit.contains(name) {
@@ -485,7 +518,7 @@ mod tests {
         assert_eq!(v["speed"]["max"][0][0], 120.0);
         assert!(TemporalFormat::aggregated(Some("median"), None).is_err());
         let values = render_temporal(&e, &kept, &TemporalFormat::Values, &RenderOptions::new(&ctx));
-        assert_eq!(values["speed"]["values"][0], json!([120.0, "2020-08-01T12:03:00.000Z"]));
+        assert_eq!(values["speed"]["values"][0], json!([120.0, "2020-08-01T12:03:00Z"]));
     }
 
     #[test]

@@ -338,36 +338,16 @@ pub(crate) fn query_response(
     if let Some(total) = page.total {
         resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
     }
-    let mut links = Vec::new();
     let base: Vec<&str> = raw_query
         .unwrap_or("")
         .split('&')
         .filter(|kv| !kv.is_empty() && !kv.starts_with("offset=") && !kv.starts_with("limit="))
         .collect();
-    let make = |offset: usize, rel: &str| {
-        let mut parts = base.clone();
-        let lim = format!("limit={}", query.limit);
-        let off = format!("offset={offset}");
-        parts.push(&lim);
-        parts.push(&off);
-        format!(
-            "</ngsi-ld/v1/entities?{}>;rel=\"{rel}\";type=\"{}\"",
-            parts.join("&"),
-            media.content_type()
-        )
-    };
-    if query.offset > 0 {
-        links.push(make(query.offset.saturating_sub(query.limit), "prev"));
-    }
     let more = page.total.map_or(page.entities.len() == query.limit && query.limit > 0, |t| {
         query.offset + query.limit < t
     });
-    if more {
-        links.push(make(query.offset + query.limit, "next"));
-    }
-    for l in links {
-        resp.headers_mut().append(header::LINK, header_value(&l));
-    }
+    let at = respond::Page { limit: query.limit, offset: query.offset, more };
+    respond::page_links(&mut resp, "/ngsi-ld/v1/entities", &base, at, media);
     resp
 }
 

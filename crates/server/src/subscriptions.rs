@@ -107,6 +107,8 @@ pub(crate) async fn list(
     let items: Vec<Value> =
         all.iter().skip(offset).take(limit).map(|v| render(v, &rctx.ctx)).collect();
     let mut resp = respond::json(StatusCode::OK, media, &rctx, Value::Array(items), &headers);
+    let page = respond::Page { limit, offset, more: offset + limit < total };
+    respond::page_links(&mut resp, "/ngsi-ld/v1/subscriptions", &[], page, media);
     if p.flag("count")? {
         resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
     }

@@ -6,7 +6,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use citybrain_ngsi::Context;
 use citybrain_ngsi::model::Attribute;
-use citybrain_ngsi::parse::{attribute_name, is_uri, parse_instance, parse_types};
+use citybrain_ngsi::parse::{
+    attribute_name, is_uri, parse_instance, parse_temporal_scope, parse_types,
+};
 use citybrain_ngsi::render::RenderOptions;
 use citybrain_ngsi::temporal::{TemporalEntity, TemporalFilter, TemporalFormat, render_temporal};
 use citybrain_ngsi::time::now_micros;
@@ -83,7 +85,8 @@ pub(crate) async fn create(
         &rctx.ctx,
     )?;
     let attrs = instances(&json, &rctx.ctx)?;
-    let created = st.broker.temporal_upsert(&tenant, &id, types, Vec::new(), attrs).await?;
+    let scope = json.get("scope").map(parse_temporal_scope).transpose()?.unwrap_or_default();
+    let created = st.broker.temporal_upsert(&tenant, &id, types, scope, attrs).await?;
     if created {
         let mut resp = StatusCode::CREATED.into_response();
         resp.headers_mut()
@@ -272,6 +275,7 @@ async fn run_query(
     let rendered: Vec<Value> = all
         .iter()
         .filter(|e| tv.filter.attrs.is_empty() || !tv.filter.apply(e).is_empty())
+        .filter(|e| !windowed_filters(eq) || eq.matches(&tv.filter.window_entity(e)))
         .map(|e| render(e, tv, rctx))
         .collect();
     let total = rendered.len();
@@ -281,6 +285,12 @@ async fn run_query(
         resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
     }
     Ok(resp)
+}
+
+/// Whether `eq` filters on attribute content (`q`, geo-query, `scopeQ`), which a temporal
+/// query judges on the instances inside the time window only.
+fn windowed_filters(eq: &citybrain_broker::EntityQuery) -> bool {
+    eq.q.is_some() || eq.geo.is_some() || eq.scope_q.is_some()
 }
 
 /// POST /temporal/entityOperations/query

@@ -7,5 +7,8 @@ mod batch;
 mod common;
 mod entities;
 mod query;
+mod show_changes;
+mod subscription_paging;
 mod subscriptions;
 mod temporal;
+mod temporal_filters;

@@ -10,7 +10,9 @@ use tokio::sync::mpsc;
 use crate::support::{Hub, assert_problem};
 
 /// A receiver that records (headers, body) of every POST, optionally answering slowly.
-async fn receiver(delay: Duration) -> (String, mpsc::UnboundedReceiver<(HeaderMap, Value)>) {
+pub(crate) async fn receiver(
+    delay: Duration,
+) -> (String, mpsc::UnboundedReceiver<(HeaderMap, Value)>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let app = axum::Router::new().route(
         "/notify",
@@ -29,7 +31,7 @@ async fn receiver(delay: Duration) -> (String, mpsc::UnboundedReceiver<(HeaderMa
     (format!("http://{addr}/notify"), rx)
 }
 
-async fn next(
+pub(crate) async fn next(
     rx: &mut mpsc::UnboundedReceiver<(HeaderMap, Value)>,
     secs: u64,
 ) -> Option<(HeaderMap, Value)> {
