@@ -5,6 +5,7 @@
 mod bad_input;
 mod control_cli;
 mod control_quality;
+mod demo;
 mod durability;
 mod gen_cli;
 mod sim_cli;
