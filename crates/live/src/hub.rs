@@ -313,3 +313,34 @@ fn alert_entity(slot: u64, a: &Alert, line: Option<&Value>, stamp: &str) -> Valu
     }
     doc
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use citybrain_sim::generate::{GridSpec, grid};
+    use citybrain_sim::{Engine, EngineConfig, Scenario};
+
+    #[tokio::test]
+    async fn what_the_brain_reads_back_is_what_the_twin_published() {
+        let (roadnet, flow) = grid(&GridSpec { rows: 2, cols: 2, ..GridSpec::default() });
+        let s = Scenario::from_json(&roadnet.to_string(), "r", &flow.to_string(), "f").unwrap();
+        let mut engine = Engine::new(s.network.clone(), s.demand, EngineConfig::default()).unwrap();
+        engine.run(300);
+        let config = citybrain_signal::BrainConfig::new(citybrain_signal::ControlConfig::new(
+            citybrain_signal::ControllerKind::Adaptive,
+        ));
+        let (mut a, mut b, mut lanes) = (Vec::new(), Vec::new(), Vec::new());
+        crate::glue::read_detectors(&engine, &config, &mut a, &mut b, &mut lanes);
+        assert!(lanes.iter().any(|l| l.vehicles > 0) && lanes.iter().any(|l| l.vehicles == 0));
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = citybrain_store::SqliteStore::open(dir.path()).unwrap();
+        let broker = Broker::open(Arc::new(store)).unwrap();
+        let mut hub = HubLink::new(broker.clone(), &s.network);
+        hub.publish(300.0, 0, &lanes, &[], &[]).await.unwrap();
+        assert_eq!(hub.read_observations(lanes.len()).unwrap(), lanes);
+        let (count, _) = broker.stats(DEFAULT_TENANT).unwrap();
+        assert_eq!(count, s.network.roads().len());
+    }
+}

@@ -189,8 +189,9 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 async fn stream(State(s): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let source = live(&s);
-    let rx = source.subscribe();
+    // The snapshot first, then the subscription: every later event is newer than it.
     let first = LiveEvent { name: "state", data: source.state() };
+    let rx = source.subscribe();
     let initial = futures_util::stream::once(async move { first });
     let updates = futures_util::stream::unfold(rx, |mut rx| async move {
         loop {

@@ -6,6 +6,7 @@ mod bad_input;
 mod browser;
 mod control_cli;
 mod control_quality;
+mod demo;
 mod durability;
 mod gen_cli;
 mod sim_cli;
