@@ -134,7 +134,11 @@ impl IncidentDetector {
             } else if stalled {
                 w.stuck_s += dt;
             }
-            w.stopped_s = if o.stopped_apart > 0 { w.stopped_s + dt } else { 0.0 };
+            // Counted from the first reading that shows a vehicle standing apart.
+            w.stopped_s = match (o.stopped_apart > 0, prev.stopped_apart > 0) {
+                (true, true) => w.stopped_s + dt,
+                _ => 0.0,
+            };
             let stuck_limit = if self.permissive[i] {
                 self.params.permissive_stuck_s
             } else {
