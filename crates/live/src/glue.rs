@@ -326,5 +326,8 @@ pub fn read_detectors(
         mean_speed_mps: if r.vehicles == 0 { lane.max_speed } else { r.mean_speed_mps },
         near_stop_line: r.near_stop_line,
         approaching: a.near_stop_line,
+        stopped_apart: r.stopped_apart,
+        stopped_apart_m: r.stopped_apart_m,
+        farthest_halted_m: r.farthest_halted_m,
     }));
 }

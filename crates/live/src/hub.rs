@@ -8,7 +8,9 @@
 //!   length covered by vehicles of 5 m), `averageVehicleSpeed` (km/h, null when empty),
 //!   `queueLength` (halted vehicles), `location` (LineString), `name` (the road id),
 //!   `refRoadSegment`, `dateObserved`, `simulationTime` (s) and `laneObservations`: per lane
-//!   `{lane, vehicles, halted, meanSpeed (m/s, null when empty), nearStopLine, approaching}`.
+//!   `{lane, vehicles, halted, meanSpeed (m/s, null when empty), nearStopLine, approaching,
+//!   stoppedApart, stoppedApartM, farthestHaltedM}` (halted vehicles with free road ahead, the
+//!   nearest one's distance from the stop line, the back of the queue; metres).
 //! - `urn:ngsi-ld:TrafficSignal:<intersection>` per signalised intersection: `currentPhase`,
 //!   `green` (movement indices), `explanation` (the last decision's reason), `location` (Point).
 //! - `urn:ngsi-ld:Alert:citybrain-<n>` per brain alert, n cycling over [`ALERT_SLOTS`] so the hub
@@ -222,7 +224,9 @@ fn road_entity(road: &RoadInfo, lanes: &[LaneObs], stamp: &str, time_s: f64) -> 
         .map(|(i, l)| {
             json!({"lane": i, "vehicles": l.vehicles, "halted": l.halted,
                    "meanSpeed": (l.vehicles > 0).then_some(l.mean_speed_mps),
-                   "nearStopLine": l.near_stop_line, "approaching": l.approaching})
+                   "nearStopLine": l.near_stop_line, "approaching": l.approaching,
+                   "stoppedApart": l.stopped_apart, "stoppedApartM": l.stopped_apart_m,
+                   "farthestHaltedM": l.farthest_halted_m})
         })
         .collect();
     let prop = |v: Value| json!({"type": "Property", "value": v, "observedAt": stamp});
@@ -263,6 +267,9 @@ fn lane_from_json(row: &Value, speed_limits: &[f64]) -> Option<(usize, LaneObs)>
             mean_speed_mps,
             near_stop_line: count("nearStopLine")?,
             approaching: count("approaching")?,
+            stopped_apart: count("stoppedApart")?,
+            stopped_apart_m: row.get("stoppedApartM")?.as_f64()?,
+            farthest_halted_m: row.get("farthestHaltedM")?.as_f64()?,
         },
     ))
 }

@@ -4,10 +4,15 @@
 //! - **no discharge on green** — vehicles are halted at its stop line, its movement has green (or
 //!   the lane has no signal at all), the roads it feeds have room, and for `stuck_s` seconds of
 //!   such green not one vehicle left the lane nor did its queue shrink;
-//! - **detached queue** — vehicles are halted on the lane but none is near its stop line, for
-//!   `detached_s` seconds: a queue that does not start at a stop line stands behind an obstacle.
+//! - **stopped vehicle** — a vehicle stands still on the lane with free road ahead of it (it is
+//!   not in a queue at a stop line nor behind another vehicle) for `stopped_s` seconds: a
+//!   broken-down or crashed vehicle, or the head of a queue behind one.
 //!
-//! One alert per lane and incident: the lane is re-armed once it has no halted vehicle.
+//! Queues at a red light, behind a full exit or waiting to enter stand at a stop line or close
+//! behind another vehicle, and a discharging queue moves; neither matches.
+//!
+//! One alert per lane and incident: the lane is re-armed once neither signature has been seen
+//! for `clear_s` seconds (or the lane has no halted vehicle), so the incident counts as gone.
 
 use serde::Serialize;
 
@@ -24,8 +29,10 @@ pub struct IncidentParams {
     /// The same for lanes whose movements are green in every phase (right turns): they yield
     /// to other traffic, so a pause in their discharge means less.
     pub permissive_stuck_s: f64,
-    /// Seconds of a queue away from the stop line before an alert.
-    pub detached_s: f64,
+    /// Seconds a vehicle must stand still with free road ahead before an alert.
+    pub stopped_s: f64,
+    /// Seconds without either signature after which an alerted lane counts as clear.
+    pub clear_s: f64,
     /// Occupancy (0–1) of a downstream lane at which it counts as full.
     pub full_occupancy: f64,
     /// Road length per vehicle in a jam, metres.
@@ -39,7 +46,8 @@ impl Default for IncidentParams {
         IncidentParams {
             stuck_s: 15.0,
             permissive_stuck_s: 45.0,
-            detached_s: 10.0,
+            stopped_s: 20.0,
+            clear_s: 10.0,
             full_occupancy: 0.7,
             jam_spacing_m: 7.5,
             high_halted: 8,
@@ -51,7 +59,8 @@ impl Default for IncidentParams {
 struct LaneWatch {
     prev: LaneObs,
     stuck_s: f64,
-    detached_s: f64,
+    stopped_s: f64,
+    clear_s: f64,
     alerted: bool,
 }
 
@@ -125,22 +134,32 @@ impl IncidentDetector {
             } else if stalled {
                 w.stuck_s += dt;
             }
-            w.detached_s = if o.near_stop_line == 0 { w.detached_s + dt } else { 0.0 };
+            // Counted from the first reading that shows a vehicle standing apart.
+            w.stopped_s = match (o.stopped_apart > 0, prev.stopped_apart > 0) {
+                (true, true) => w.stopped_s + dt,
+                _ => 0.0,
+            };
             let stuck_limit = if self.permissive[i] {
                 self.params.permissive_stuck_s
             } else {
                 self.params.stuck_s
             };
+            if w.alerted {
+                let seen = w.stopped_s > 0.0 || w.stuck_s > 0.0;
+                w.clear_s = if seen { 0.0 } else { w.clear_s + dt };
+                if w.clear_s >= self.params.clear_s {
+                    *w = LaneWatch { prev: o, ..LaneWatch::default() };
+                }
+                continue;
+            }
             let rule = if w.stuck_s >= stuck_limit {
                 Some(("no_discharge_on_green", w.stuck_s))
-            } else if w.detached_s >= self.params.detached_s {
-                Some(("detached_queue", w.detached_s))
+            } else if w.stopped_s >= self.params.stopped_s {
+                Some(("stopped_vehicle", w.stopped_s))
             } else {
                 None
             };
-            if let Some((rule, duration_s)) = rule
-                && !w.alerted
-            {
+            if let Some((rule, duration_s)) = rule {
                 w.alerted = true;
                 alerts.push(self.alert(net, obs.time_s, lane, o, rule, duration_s));
             }
@@ -190,7 +209,14 @@ impl IncidentDetector {
         let index = road.lanes.iter().position(|&l| l == lane).unwrap_or(0) as u32;
         let intersection = road.to.map(|n| net.intersections[n.index()].name.clone());
         let description = match (rule, &intersection) {
-            ("detached_queue", _) => format!("lane {index} of {}, mid-road", road.name),
+            ("stopped_vehicle", Some(n)) => format!(
+                "lane {index} of {}, vehicle stopped {:.0} m before the stop line toward {n}",
+                road.name, o.stopped_apart_m
+            ),
+            ("stopped_vehicle", None) => format!(
+                "lane {index} of {}, vehicle stopped {:.0} m before its end",
+                road.name, o.stopped_apart_m
+            ),
             (_, Some(n)) => format!("lane {index} of {}, at the stop line toward {n}", road.name),
             (_, None) => format!("lane {index} of {}, at its end", road.name),
         };

@@ -22,6 +22,15 @@ pub struct LaneObs {
     /// Vehicles within [`crate::BrainConfig::approach_range_m`] of the stop line (an advance
     /// detector; include the near ones). Leave equal to `near_stop_line` when unknown.
     pub approaching: u32,
+    /// Halted vehicles standing apart from any queue, with free road ahead of them (what video
+    /// stopped-vehicle detection reports; a broken-down or crashed vehicle is one). 0 when
+    /// unknown.
+    pub stopped_apart: u32,
+    /// Distance from the stop line of the nearest of those, metres (0 when none).
+    pub stopped_apart_m: f64,
+    /// Distance from the stop line of the farthest halted vehicle, metres: the back of the
+    /// queue (0 when none).
+    pub farthest_halted_m: f64,
 }
 
 /// An emergency vehicle's position and remaining route.

@@ -27,7 +27,8 @@
 //!   light, [`Engine::road_link_green`].
 //! - **Observations** (what detectors see): [`Engine::observe_lanes`] fills one
 //!   [`LaneObservation`] per lane (vehicles, halted < 0.1 m/s, mean speed, vehicles within a
-//!   distance of the stop line, queue outside the network) — one pass over the running
+//!   distance of the stop line, queue outside the network, halted vehicles standing apart from
+//!   any queue, the back of the queue; a blocked point counts as a halted occupant) — one pass over the running
 //!   vehicles, microseconds for a district; [`Engine::lane_vehicle_count`] in constant time.
 //! - **Vehicles**: [`Engine::vehicles`] / [`Engine::vehicle`] ([`VehicleView`]: lane or lane
 //!   link and distance, speed, emergency flag), [`Engine::vehicle_xy`] for drawing,
@@ -65,7 +66,7 @@ use std::sync::Arc;
 pub use demand::{Demand, Flow, VehicleParams};
 pub use engine::{
     BlockId, ControlMode, EmergencyVehicle, Engine, EngineConfig, LaneBlock, LaneObservation,
-    Metrics, VehicleRecord, VehicleView,
+    Metrics, STOPPED_APART_GAP_M, VehicleRecord, VehicleView,
 };
 pub use error::{ControlError, ImportError};
 pub use ids::{

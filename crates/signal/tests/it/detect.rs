@@ -71,15 +71,118 @@ fn a_queue_behind_a_full_exit_is_not_an_incident() {
     assert!(incidents(&found).is_empty(), "{found:?}");
 }
 
+/// One lane's reading in a scripted sequence: (vehicles, halted, near the stop line, halted
+/// standing apart from any queue, distance of the nearest of those from the stop line).
+type Reading = (u32, u32, u32, u32, f64);
+
+/// A detector test as data: a lane's readings over time and the incident rules expected, in
+/// order (none: no incident alert at all).
+struct Case {
+    name: &'static str,
+    /// The movement at intersection 0 whose lane is scripted (0 has green for the first 30 s,
+    /// 11 is red then).
+    movement: usize,
+    steps: u32,
+    reading: fn(f64) -> Reading,
+    expected: &'static [&'static str],
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "a broken-down vehicle on an empty lane",
+        movement: 11,
+        steps: 40,
+        reading: |t| if t >= 5.0 { (1, 1, 0, 1, 150.0) } else { (0, 0, 0, 0, 0.0) },
+        expected: &["stopped_vehicle"],
+    },
+    Case {
+        name: "a stopped vehicle mid-road while a queue waits at the red light",
+        movement: 11,
+        steps: 29,
+        reading: |t| if t >= 2.0 { (7, 7, 5, 1, 220.0) } else { (6, 6, 5, 0, 0.0) },
+        expected: &["stopped_vehicle"],
+    },
+    Case {
+        name: "a stopped vehicle upstream of a discharging queue",
+        movement: 0,
+        steps: 29,
+        reading: |t| {
+            let queue = 10u32.saturating_sub((t / 2.0) as u32);
+            (queue + 3, queue + 1, queue.min(8), 1, 180.0)
+        },
+        expected: &["stopped_vehicle"],
+    },
+    Case {
+        name: "a queue at a red light",
+        movement: 11,
+        steps: 29,
+        reading: |_| (9, 9, 8, 0, 0.0),
+        expected: &[],
+    },
+    Case {
+        name: "a vehicle that stops for 15 s and drives on",
+        movement: 11,
+        steps: 60,
+        reading: |t| if (5.0..20.0).contains(&t) { (1, 1, 0, 1, 90.0) } else { (1, 0, 0, 0, 0.0) },
+        expected: &[],
+    },
+    Case {
+        name: "vehicles that stop apart briefly, one after another",
+        movement: 11,
+        steps: 60,
+        reading: |t| if (t as u32) % 8 < 5 { (2, 1, 0, 1, 120.0) } else { (2, 0, 0, 0, 0.0) },
+        expected: &[],
+    },
+    Case {
+        name: "an incident that clears and a second one later",
+        movement: 11,
+        steps: 80,
+        reading: |t| {
+            if (25.0..45.0).contains(&t) { (0, 0, 0, 0, 0.0) } else { (1, 1, 0, 1, 150.0) }
+        },
+        expected: &["stopped_vehicle", "stopped_vehicle"],
+    },
+    Case {
+        name: "an incident that stays is reported once",
+        movement: 11,
+        steps: 120,
+        reading: |_| (4, 4, 0, 1, 150.0),
+        expected: &["stopped_vehicle"],
+    },
+];
+
 #[test]
-fn a_queue_away_from_the_stop_line_is_an_incident() {
+fn scripted_lane_readings_raise_the_expected_incident_alerts() {
     let net = single();
-    // North straight is red, but its halted vehicles are not at the stop line.
-    let found = alerts(25, |t| with_queues(&net, t, &[(11, 2, 2, 0)]));
-    let found = incidents(&found);
-    assert_eq!(found.len(), 1);
-    assert_eq!(found[0].evidence.rule, "detached_queue");
-    assert!(found[0].location.description.contains("mid-road"));
+    let stopped_s = IncidentParams::default().stopped_s;
+    for case in CASES {
+        let lane = in_lane(&net, 0, case.movement);
+        let found = alerts(case.steps, |t| {
+            let mut obs = with_queues(&net, t, &[]);
+            let (v, h, n, apart, at) = (case.reading)(t);
+            set(&mut obs, lane, v, h, n);
+            obs.lanes[lane.index()].stopped_apart = apart;
+            obs.lanes[lane.index()].stopped_apart_m = at;
+            obs
+        });
+        let found = incidents(&found);
+        let rules: Vec<&str> = found.iter().map(|a| a.evidence.rule).collect();
+        assert_eq!(rules, case.expected, "{}: {found:?}", case.name);
+        for a in &found {
+            assert_eq!(a.road, net.roads[net.road_of(lane).index()].name, "{}", case.name);
+            assert_eq!(a.location.lane, Some(1), "{}", case.name);
+            assert!(a.evidence.duration_s >= stopped_s, "{}: {a:?}", case.name);
+            let at = format!("{:.0} m before the stop line", (case.reading)(a.time).4);
+            assert!(a.location.description.contains(&at), "{}: {a:?}", case.name);
+        }
+        if let Some(first) = found.first() {
+            let start = (0..case.steps)
+                .map(f64::from)
+                .find(|&t| (case.reading)(t).3 > 0)
+                .expect("a stopped vehicle");
+            assert!(first.time - start <= stopped_s + 1.0, "{}: late {first:?}", case.name);
+        }
+    }
 }
 
 #[test]

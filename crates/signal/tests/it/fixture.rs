@@ -162,6 +162,7 @@ pub(crate) fn set(obs: &mut Observation, lane: LaneId, vehicles: u32, halted: u3
         },
         near_stop_line: near,
         approaching: near,
+        ..LaneObs::default()
     };
 }
 

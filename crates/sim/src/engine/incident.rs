@@ -4,6 +4,10 @@
 //! it as they would a stopped leader, queue behind it, and never pass it; nobody enters the
 //! lane from outside the network if the point is within the first vehicle length. Vehicles
 //! whose front is already past the point drive on.
+//!
+//! To detectors a blockage is what it is on a real road: a stopped occupant (a broken-down or
+//! crashed vehicle) standing at the point. [`Engine::observe_lanes`] counts it as a halted
+//! vehicle on the lane; it is not a simulated vehicle, so metrics do not count it.
 
 use super::Engine;
 use crate::error::ControlError;
@@ -64,6 +68,17 @@ impl Blocks {
     /// Position of the active blockage on a lane (+∞ if none).
     pub(crate) fn lane_pos(&self, lane: u32) -> f64 {
         self.pos[lane as usize]
+    }
+
+    /// Position of the nearest blockage on `lane` active at `now_s` (+∞ if none). Unlike
+    /// [`Blocks::lane_pos`] it does not wait for the next step's refresh.
+    pub(crate) fn position_at(&self, lane: u32, now_s: f64) -> f64 {
+        self.list
+            .iter()
+            .flatten()
+            .filter(|b| b.lane.0 == lane && b.from_s <= now_s && now_s < b.until_s)
+            .map(|b| b.position_m)
+            .fold(f64::INFINITY, f64::min)
     }
 }
 

@@ -70,7 +70,9 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 pub use incident::{BlockId, LaneBlock};
-pub use observe::{EmergencyVehicle, LaneObservation, Metrics, VehicleRecord, VehicleView};
+pub use observe::{
+    EmergencyVehicle, LaneObservation, Metrics, STOPPED_APART_GAP_M, VehicleRecord, VehicleView,
+};
 pub use signals::ControlMode;
 
 use crate::demand::Demand;

@@ -28,7 +28,16 @@ pub struct Metrics {
     pub avg_travel_time_s: f64,
 }
 
-/// One lane as a detector would see it.
+/// Free road, metres, that a halted vehicle must have ahead of it (to the tail of the next
+/// vehicle on its lane, or to the stop line) to count in [`LaneObservation::stopped_apart`].
+/// Vehicles in a queue stand a minimum gap (2.5 m in the shared data) behind each other, and
+/// the head of a queue at a light or a full exit stands at the stop line.
+pub const STOPPED_APART_GAP_M: f64 = 20.0;
+
+/// One lane as a detector would see it (a loop or video detector covering the lane).
+///
+/// A blocked point (see [`Engine::block_lane`]) is seen as what it is on a real road, a stopped
+/// occupant standing there: it counts as a halted vehicle at its position.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LaneObservation {
     /// Vehicles whose front is on the lane.
@@ -41,6 +50,14 @@ pub struct LaneObservation {
     pub near_stop_line: u32,
     /// Vehicles queued outside the network to enter here.
     pub waiting_to_enter: u32,
+    /// Halted vehicles standing apart from any queue: with at least [`STOPPED_APART_GAP_M`] of
+    /// free road ahead of them.
+    pub stopped_apart: u32,
+    /// Distance from the stop line of the nearest such vehicle's front, metres (0 when none).
+    pub stopped_apart_m: f64,
+    /// Distance from the stop line of the farthest halted vehicle's front, metres (0 when none):
+    /// the back of the queue.
+    pub farthest_halted_m: f64,
 }
 
 /// A running vehicle, for drawing and queries.
@@ -124,17 +141,51 @@ impl Engine {
     /// `stop_line_m`: how far before the lane's end `near_stop_line` counts vehicles.
     pub fn observe_lanes(&self, stop_line_m: f64, out: &mut Vec<LaneObservation>) {
         let n = self.net.lanes().len();
+        let now = self.time_s();
         out.clear();
         out.resize(n, LaneObservation::default());
         for (lane, o) in out.iter_mut().enumerate() {
             let len = self.t.dlen[lane];
             let mut sum = 0.0;
+            // Where the free road ahead of the next vehicle ends: the stop line, then the tail
+            // of the vehicle in front.
+            let mut ahead_end = len;
+            let mut block = self.blocks.position_at(lane as u32, now);
+            let standing = |o: &mut LaneObservation, front: f64, ahead_end: f64| {
+                let from_stop_line = (len - front).max(0.0);
+                o.farthest_halted_m = o.farthest_halted_m.max(from_stop_line);
+                if ahead_end - front >= STOPPED_APART_GAP_M {
+                    if o.stopped_apart == 0 {
+                        o.stopped_apart_m = from_stop_line;
+                    }
+                    o.stopped_apart += 1;
+                }
+            };
             for s in self.q.iter(lane as u32) {
                 let v = &self.st[s as usize];
+                if block.is_finite() && v.dis <= block {
+                    // The blocked point's occupant stands in front of this vehicle.
+                    o.vehicles += 1;
+                    o.halted += 1;
+                    o.near_stop_line += u32::from(len - block <= stop_line_m);
+                    standing(o, block, ahead_end);
+                    ahead_end = block;
+                    block = f64::INFINITY;
+                }
                 o.vehicles += 1;
-                o.halted += u32::from(v.speed < 0.1);
                 o.near_stop_line += u32::from(len - v.dis <= stop_line_m);
                 sum += v.speed;
+                if v.speed < 0.1 {
+                    o.halted += 1;
+                    standing(o, v.dis, ahead_end);
+                }
+                ahead_end = v.dis - self.t.types[v.ty as usize].p.length_m;
+            }
+            if block.is_finite() {
+                o.vehicles += 1;
+                o.halted += 1;
+                o.near_stop_line += u32::from(len - block <= stop_line_m);
+                standing(o, block, ahead_end);
             }
             if o.vehicles > 0 {
                 o.mean_speed_mps = sum / f64::from(o.vehicles);

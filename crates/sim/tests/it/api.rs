@@ -95,6 +95,60 @@ fn lane_observations_agree_with_the_vehicle_list() {
 }
 
 #[test]
+fn queues_at_lights_and_exits_never_stand_apart() {
+    // A normal hour on the busiest bundled scenarios: every halted vehicle stands at a stop
+    // line or right behind another, so detectors never see one standing apart.
+    for (dir, flow) in [("hangzhou_4x4", "flow_5816.json"), ("syn_4x4", "flow.json")] {
+        let s = bundled(dir, flow);
+        let mut e = engine(&s, EngineConfig::default());
+        let mut obs: Vec<LaneObservation> = Vec::new();
+        let mut deepest: f64 = 0.0;
+        for _ in 0..3600 {
+            e.step();
+            e.observe_lanes(50.0, &mut obs);
+            for (lane, o) in obs.iter().enumerate() {
+                assert_eq!(o.stopped_apart, 0, "{dir}/{flow} lane {lane} at {} s", e.time_s());
+                assert!(o.halted > 0 || o.farthest_halted_m == 0.0);
+                deepest = deepest.max(o.farthest_halted_m);
+            }
+        }
+        assert!(deepest > 50.0, "{dir}/{flow}: queues do form ({deepest} m)");
+    }
+}
+
+#[test]
+fn a_blocked_point_is_seen_as_a_stopped_vehicle_standing_apart() {
+    let s = bundled("hangzhou_4x4", "flow.json");
+    let mut e = engine(&s, EngineConfig::default());
+    e.run(300);
+    let net = e.network().clone();
+    let mut obs: Vec<LaneObservation> = Vec::new();
+    e.observe_lanes(50.0, &mut obs);
+    let lane = (0..net.lanes().len()).find(|&l| obs[l].vehicles == 0).expect("an empty lane");
+    let id = citybrain_sim::LaneId::from_index(lane);
+    let length = net.lane(id).length;
+    let before = e.metrics();
+    e.block_lane(id, length - 150.0, 300.0, 900.0).expect("valid block");
+    e.observe_lanes(50.0, &mut obs);
+    let o = obs[lane];
+    assert_eq!((o.vehicles, o.halted, o.stopped_apart, o.near_stop_line), (1, 1, 1, 0));
+    assert!((o.stopped_apart_m - 150.0).abs() < 1e-9 && (o.farthest_halted_m - 150.0).abs() < 1e-9);
+    assert_eq!(o.mean_speed_mps, 0.0);
+    assert_eq!(e.metrics(), before, "the stopped occupant is not a simulated vehicle");
+    assert_eq!(e.lane_vehicle_count(id), 0);
+    // Vehicles that come queue behind it; it stays the one standing apart, at the queue's head.
+    e.run(590);
+    e.observe_lanes(50.0, &mut obs);
+    let o = obs[lane];
+    assert!(o.stopped_apart >= 1 && (o.stopped_apart_m - 150.0).abs() < 1e-9, "{o:?}");
+    assert!(o.farthest_halted_m >= 150.0);
+    assert_eq!(o.vehicles, e.lane_vehicle_count(id) + 1);
+    e.run(120);
+    e.observe_lanes(50.0, &mut obs);
+    assert_eq!(obs[lane].stopped_apart, 0, "gone once the blockage ends: {:?}", obs[lane]);
+}
+
+#[test]
 fn emergency_vehicles_are_marked_every_period_and_can_be_tracked() {
     let s = bundled("hangzhou_4x4", "flow.json");
     let cfg = EngineConfig { emergency_every_s: Some(300.0), ..EngineConfig::default() };
