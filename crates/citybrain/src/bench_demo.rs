@@ -156,7 +156,7 @@ async fn viewer(http: reqwest::Client, url: String, lags: Arc<Mutex<Vec<f64>>>, 
 }
 
 pub(crate) fn run(args: BenchDemoArgs) -> anyhow::Result<()> {
-    if args.seconds == 0 || args.viewers == 0 || !(args.speed > 0.0) {
+    if args.seconds == 0 || args.viewers == 0 || args.speed.is_nan() || args.speed <= 0.0 {
         return Err(crate::UsageError(anyhow::anyhow!(
             "--seconds, --viewers and --speed must be greater than 0"
         ))
@@ -189,10 +189,10 @@ async fn bench(args: BenchDemoArgs) -> anyhow::Result<()> {
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let ready_ms = loop {
-        if let Ok(r) = http.get(format!("{base}/api/state")).send().await {
-            if r.status().is_success() {
-                break started.elapsed().as_secs_f64() * 1000.0;
-            }
+        if let Ok(r) = http.get(format!("{base}/api/state")).send().await
+            && r.status().is_success()
+        {
+            break started.elapsed().as_secs_f64() * 1000.0;
         }
         if started.elapsed() > Duration::from_secs(30) {
             bail!("the demo did not answer /api/state within 30 s");

@@ -71,10 +71,10 @@ fn chromium_binary() -> &'static str {
 async fn wait_for_json(client: &reqwest::Client, url: &str, deadline: Duration) -> Value {
     let start = Instant::now();
     loop {
-        if let Ok(r) = client.get(url).send().await {
-            if r.status().is_success() {
-                return r.json().await.unwrap();
-            }
+        if let Ok(r) = client.get(url).send().await
+            && r.status().is_success()
+        {
+            return r.json().await.unwrap();
         }
         assert!(start.elapsed() < deadline, "{url} did not answer within {deadline:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
