@@ -119,20 +119,9 @@ async fn save_screenshot(browser: &Client, name: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cockpit_in_headless_chromium() {
     ensure_chromium();
-    let data = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let _demo = Killed(
-        Command::new(env!("CARGO_BIN_EXE_citybrain"))
-            .args(["demo", "--listen", &format!("127.0.0.1:{port}"), "--speed", "60"])
-            .arg("--data")
-            .arg(data.path())
-            .current_dir(repo())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
+    // The demo at 60× real time, so the figures visibly move within seconds.
+    let demo = crate::demo::start("60");
+    let base = demo.base.clone();
     let http = reqwest::Client::new();
     let network =
         wait_for_json(&http, &format!("{base}/api/network"), Duration::from_secs(30)).await;

@@ -11,9 +11,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::{citybrain, repo, stderr};
 
 /// A running demo, killed on drop.
-struct Demo {
+pub(crate) struct Demo {
     child: Child,
-    base: String,
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub(crate) base: String,
 }
 
 impl Drop for Demo {
@@ -24,7 +25,7 @@ impl Drop for Demo {
 }
 
 /// Starts the demo on a free port at `speed` and waits for "ready".
-fn start(speed: &str) -> Demo {
+pub(crate) fn start(speed: &str) -> Demo {
     let mut child = Command::new(env!("CARGO_BIN_EXE_citybrain"))
         .args(["demo", "--listen", "127.0.0.1:0", "--speed", speed])
         .current_dir(repo())
