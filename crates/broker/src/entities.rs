@@ -300,6 +300,19 @@ impl Broker {
         self.read(tenant, |s, terms| s.get(id, terms))?.ok_or_else(|| not_found(id))
     }
 
+    /// The version stamp of entity `id`: it changes whenever the entity is written and is
+    /// never reused, so whatever was derived from the entity (a rendered response) is still
+    /// valid while the stamp is the same. Cheaper than [`Broker::retrieve_entity`].
+    pub fn entity_stamp(&self, tenant: &str, id: &str) -> NgsiResult<u64> {
+        self.read(tenant, |s, _| s.stamp(id))?.ok_or_else(|| not_found(id))
+    }
+
+    /// The entity `id` with its version stamp, read together.
+    pub fn retrieve_stamped(&self, tenant: &str, id: &str) -> NgsiResult<(Entity, u64)> {
+        self.read(tenant, |s, terms| Some((s.get(id, terms)?, s.stamp(id)?)))?
+            .ok_or_else(|| not_found(id))
+    }
+
     /// Appends attributes (POST /entities/{id}/attrs); `no_overwrite` keeps existing ones.
     pub async fn append_attrs(
         &self,

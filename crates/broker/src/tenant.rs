@@ -3,6 +3,7 @@
 //! records the store operations and the change events of the same write.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use citybrain_ngsi::geo::{LOCATION, parse_geometry};
 use citybrain_ngsi::model::{AttrKind, Entity};
@@ -14,6 +15,10 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use crate::codec::{Change, Terms, decode_entity, encode_change, encode_entity, peek_header};
 use crate::subscription::SubState;
 use crate::temporal::TemporalHeader;
+
+/// Source of version stamps; process-wide so that a stamp never repeats, even across
+/// tenants that are dropped and created again.
+static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
 
 /// A spatial index entry: the bounding box of an entity's `location` and its slot.
 pub(crate) type GeoEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
@@ -31,6 +36,8 @@ pub(crate) struct EntityEvent {
 #[derive(Default)]
 pub(crate) struct TenantState {
     slots: Vec<Option<Box<[u8]>>>,
+    /// Per slot, the stamp of the version it holds (see [`TenantState::stamp`]).
+    stamps: Vec<u64>,
     free: Vec<u32>,
     by_id: HashMap<Box<str>, u32>,
     pub(crate) by_type: HashMap<u32, BTreeSet<u32>>,
@@ -61,6 +68,13 @@ impl TenantState {
     pub(crate) fn get(&self, id: &str, terms: &Terms) -> Option<Entity> {
         let slot = *self.by_id.get(id)?;
         self.decode_slot(slot, terms)
+    }
+
+    /// The version stamp of entity `id`: it changes with every write to the entity and is
+    /// never reused, so a rendering of the entity stays valid while its stamp is unchanged.
+    pub(crate) fn stamp(&self, id: &str) -> Option<u64> {
+        let slot = *self.by_id.get(id)?;
+        self.stamps.get(slot as usize).copied()
     }
 
     /// Whether `id` exists.
@@ -110,50 +124,65 @@ impl TenantState {
         bytes: Box<[u8]>,
         rect: Option<Rectangle<[f64; 2]>>,
     ) {
-        let slot = match self.by_id.get(id.as_str()) {
+        let (slot, old_types, old_rect) = match self.by_id.get(id.as_str()) {
             Some(slot) => {
                 let slot = *slot;
-                self.unindex(slot);
-                self.slots[slot as usize] = Some(bytes);
-                slot
+                let old_types =
+                    self.slot_bytes(slot).and_then(peek_header).map(|(_, t)| t).unwrap_or_default();
+                (slot, old_types, self.geo_of.get(&slot).copied())
             }
             None => {
                 let slot = match self.free.pop() {
-                    Some(s) => {
-                        self.slots[s as usize] = Some(bytes);
-                        s
-                    }
+                    Some(s) => s,
                     None => {
-                        self.slots.push(Some(bytes));
+                        self.slots.push(None);
                         (self.slots.len() - 1) as u32
                     }
                 };
                 self.by_id.insert(id.into_boxed_str(), slot);
-                slot
+                (slot, Vec::new(), None)
             }
         };
-        for t in types {
-            self.by_type.entry(t).or_default().insert(slot);
+        self.slots[slot as usize] = Some(bytes);
+        if self.stamps.len() <= slot as usize {
+            self.stamps.resize(slot as usize + 1, 0);
         }
-        if let Some(r) = rect {
-            self.geo.insert(GeomWithData::new(r, slot));
-            self.geo_of.insert(slot, r);
+        self.stamps[slot as usize] = NEXT_STAMP.fetch_add(1, Ordering::Relaxed);
+        // Most updates keep an entity's types and place (sensors do not move): leave the
+        // indexes alone then; removing from the R-tree is the dearest part of a replace.
+        if old_types != types {
+            self.unindex_types(slot, &old_types);
+            for t in types {
+                self.by_type.entry(t).or_default().insert(slot);
+            }
+        }
+        if old_rect != rect {
+            self.unindex_geo(slot);
+            if let Some(r) = rect {
+                self.geo.insert(GeomWithData::new(r, slot));
+                self.geo_of.insert(slot, r);
+            }
+        }
+    }
+
+    fn unindex_types(&mut self, slot: u32, types: &[u32]) {
+        for t in types {
+            if let Some(set) = self.by_type.get_mut(t) {
+                set.remove(&slot);
+            }
+        }
+    }
+
+    fn unindex_geo(&mut self, slot: u32) {
+        if let Some(r) = self.geo_of.remove(&slot) {
+            self.geo.remove(&GeomWithData::new(r, slot));
         }
     }
 
     fn unindex(&mut self, slot: u32) {
-        if let Some(Some(bytes)) = self.slots.get(slot as usize)
-            && let Some((_, types)) = peek_header(bytes)
-        {
-            for t in types {
-                if let Some(set) = self.by_type.get_mut(&t) {
-                    set.remove(&slot);
-                }
-            }
-        }
-        if let Some(r) = self.geo_of.remove(&slot) {
-            self.geo.remove(&GeomWithData::new(r, slot));
-        }
+        let types = self.slot_bytes(slot).and_then(peek_header).map(|(_, t)| t).unwrap_or_default();
+        self.unindex_types(slot, &types);
+        self.unindex_geo(slot);
     }
 
     /// Stores `entity` (insert or replace) and records the history `change`.

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::contexts::RequestContext;
 use crate::http::{Media, Options, Params, body_type, negotiate, parse_json};
 use crate::problem::{ApiError, ApiResult};
+use crate::render_cache;
 use crate::respond::{self, no_content};
 use crate::{AppState, header_value, tenant_of};
 
@@ -193,9 +194,22 @@ pub(crate) async fn retrieve(
     let rctx = st.contexts.for_headers(&headers).await?;
     let view = View::from_params(&p, &rctx.ctx)?;
     let join = crate::join::parse(&p)?;
+    let Some(join) = join else {
+        return Ok(retrieve_rendered(
+            &st,
+            &tenant,
+            &id,
+            q.as_deref(),
+            &headers,
+            &view,
+            &rctx,
+            media,
+        )?
+        .response(StatusCode::OK));
+    };
     let entity = st.broker.retrieve_entity(&tenant, &id)?;
     let body = match join {
-        Some(j @ crate::join::Join::Flat(_)) => Value::Array(crate::join::render(
+        j @ crate::join::Join::Flat(_) => Value::Array(crate::join::render(
             &st.broker,
             &tenant,
             j,
@@ -204,11 +218,33 @@ pub(crate) async fn retrieve(
             &rctx.ctx,
             media,
         )),
-        Some(j) => crate::join::render(&st.broker, &tenant, j, &[entity], &view, &rctx.ctx, media)
+        j => crate::join::render(&st.broker, &tenant, j, &[entity], &view, &rctx.ctx, media)
             .remove(0),
-        None => view.render(&entity, &rctx.ctx, media),
     };
     Ok(respond::json(StatusCode::OK, media, &rctx, body, &headers))
+}
+
+/// One entity rendered as asked, from the render cache while the entity is unchanged.
+#[allow(clippy::too_many_arguments)]
+fn retrieve_rendered(
+    st: &AppState,
+    tenant: &str,
+    id: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    view: &View,
+    rctx: &RequestContext,
+    media: Media,
+) -> ApiResult<respond::JsonBody> {
+    let key = render_cache::key(tenant, id, query, headers);
+    let stamp = st.broker.entity_stamp(tenant, id)?;
+    if let Some(hit) = st.renders.get(&key, stamp, &rctx.ctx) {
+        return Ok(hit);
+    }
+    let (entity, stamp) = st.broker.retrieve_stamped(tenant, id)?;
+    let body = respond::json_body(media, rctx, view.render(&entity, &rctx.ctx, media), headers);
+    st.renders.put(key, stamp, rctx.ctx.clone(), body.clone());
+    Ok(body)
 }
 
 /// Builds an [`EntityQuery`] from GET parameters.

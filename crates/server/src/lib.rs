@@ -13,6 +13,7 @@ mod http;
 mod join;
 mod notify;
 mod problem;
+mod render_cache;
 mod respond;
 mod subscriptions;
 mod temporal;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub live: Option<Arc<dyn LiveSource>>,
     /// Requests to the APIs.
     pub requests: Arc<RequestCounter>,
+    /// Rendered responses of recently retrieved entities.
+    pub(crate) renders: Arc<render_cache::RenderCache>,
 }
 
 impl AppState {
@@ -61,7 +64,13 @@ impl AppState {
         let contexts = Arc::new(Contexts::new());
         broker.set_notification_sink(Arc::new(notify::HttpSink::new()));
         broker.set_context_resolver(Arc::new(notify::Resolver(contexts.clone())));
-        AppState { broker, contexts, live: None, requests: Arc::new(RequestCounter::default()) }
+        AppState {
+            broker,
+            contexts,
+            live: None,
+            requests: Arc::new(RequestCounter::default()),
+            renders: Arc::new(render_cache::RenderCache::default()),
+        }
     }
 
     /// The same state with a live city behind the cockpit: adds the `/api` routes, the live

@@ -1,6 +1,7 @@
 //! Building successful responses: media type, Link header or `@context` member.
 
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
@@ -14,9 +15,47 @@ pub(crate) fn json(
     status: StatusCode,
     media: Media,
     rctx: &RequestContext,
-    mut body: Value,
+    body: Value,
     headers: &HeaderMap,
 ) -> Response {
+    json_body(media, rctx, body, headers).response(status)
+}
+
+/// A serialised JSON body with the headers that describe it; cheap to clone and to turn
+/// into a response again (the retrieve cache keeps these).
+#[derive(Clone)]
+pub(crate) struct JsonBody {
+    content_type: HeaderValue,
+    link: Option<HeaderValue>,
+    body: Bytes,
+}
+
+impl JsonBody {
+    /// The response with `status`.
+    pub(crate) fn response(&self, status: StatusCode) -> Response {
+        let mut resp = (status, self.body.clone()).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, self.content_type.clone());
+        if let Some(link) = &self.link {
+            h.insert(header::LINK, link.clone());
+        }
+        resp
+    }
+
+    /// Size of the body in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.body.len()
+    }
+}
+
+/// Serialises `body` in `media` with the request's context as Link header or body member
+/// (see [`json`]).
+pub(crate) fn json_body(
+    media: Media,
+    rctx: &RequestContext,
+    mut body: Value,
+    headers: &HeaderMap,
+) -> JsonBody {
     let prefer_json = headers
         .get("Prefer")
         .and_then(|v| v.to_str().ok())
@@ -43,13 +82,11 @@ pub(crate) fn json(
             _ => {}
         }
     }
-    let mut resp = (status, body.to_string()).into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, header_value(media.content_type()));
-    if !inline || media == Media::GeoJson && prefer_json {
-        h.insert(header::LINK, link_header(&rctx.link_url()));
-    }
-    resp
+    // Serialising a Value cannot fail (its keys are strings).
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let link =
+        (!inline || media == Media::GeoJson && prefer_json).then(|| link_header(&rctx.link_url()));
+    JsonBody { content_type: header_value(media.content_type()), link, body: Bytes::from(bytes) }
 }
 
 fn insert_first(map: &mut Map<String, Value>, ctx: Value) {

@@ -179,3 +179,59 @@ async fn multi_attributes_with_dataset_ids() {
     let (_, body) = hub.get_json(&format!("/entities/{id}")).await;
     assert_eq!(body["speed"]["value"], 10);
 }
+
+/// Repeated retrieves are served from rendered copies; every write, delete and change of
+/// representation must still show at once.
+#[tokio::test]
+async fn repeated_retrieves_follow_every_write_and_representation() {
+    let hub = Hub::start().await;
+    let id = "urn:ngsi-ld:Building:cached";
+    let path = format!("/entities/{id}");
+    assert_eq!(hub.post_ld("/entities", &building(id)).await.status(), 201);
+    for _ in 0..3 {
+        let (status, body) = hub.get_json(&path).await;
+        assert_eq!((status, body["airQualityLevel"]["value"].clone()), (200, json!(4)));
+    }
+    for level in 5..8 {
+        let patch = json!({"airQualityLevel": {"type": "Property", "value": level}});
+        let r = hub
+            .req(Method::PATCH, &format!("{path}/attrs"))
+            .header("Content-Type", "application/json")
+            .body(patch.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        let (_, body) = hub.get_json(&path).await;
+        assert_eq!(body["airQualityLevel"]["value"], json!(level), "stale after update");
+    }
+    // Same entity, other representations: keyValues, ld+json, a user context by Link.
+    let (_, kv) = hub.get_json(&format!("{path}?options=keyValues")).await;
+    assert_eq!(kv["airQualityLevel"], json!(7));
+    let r =
+        hub.req(Method::GET, &path).header("Accept", "application/ld+json").send().await.unwrap();
+    let ld: Value = r.json().await.unwrap();
+    assert!(ld.get("@context").is_some(), "ld+json must carry @context: {ld}");
+    let (_, plain) = hub.get_json(&path).await;
+    assert!(plain.get("@context").is_none(), "plain JSON must not carry @context: {plain}");
+    // Replaced, then deleted and created again with other content.
+    let mut replacement = building(id);
+    replacement["name"]["value"] = json!("Tokyo Tower");
+    let r = hub
+        .req(Method::PUT, &path)
+        .header("Content-Type", "application/ld+json")
+        .body(replacement.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (_, body) = hub.get_json(&path).await;
+    assert_eq!(body["https://example.org/name"]["value"], "Tokyo Tower");
+    assert_eq!(hub.req(Method::DELETE, &path).send().await.unwrap().status(), 204);
+    assert_problem(hub.get(&path).await, 404, "ResourceNotFound").await;
+    let mut again = building(id);
+    again["name"]["value"] = json!("Canton Tower");
+    assert_eq!(hub.post_ld("/entities", &again).await.status(), 201);
+    let (_, body) = hub.get_json(&path).await;
+    assert_eq!(body["https://example.org/name"]["value"], "Canton Tower");
+}
