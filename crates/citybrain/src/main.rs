@@ -25,6 +25,18 @@ mod sim;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Turns transparent huge pages off for this process. mimalloc asks the kernel for huge
+/// pages on its arenas; the hub keeps ~100,000s of small entities in them, and a 2 MB page
+/// that is partly used is resident in full: with huge pages the hub held 1,615 B per stored
+/// entity, without 1,319 B (100,000 TrafficFlowObserved). Databases that keep many small
+/// objects in memory (Redis, MongoDB) advise the same.
+fn keep_memory_in_small_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
+        tracing::debug!("could not turn transparent huge pages off: {e}");
+    }
+}
+
 /// Citybrain: an open City Brain — traffic twin, city data hub and cockpit in one binary.
 #[derive(Parser)]
 #[command(version, about, propagate_version = true)]
@@ -80,6 +92,7 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
+    keep_memory_in_small_pages();
     let result: anyhow::Result<()> = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Sim(args) => sim::run(args),
