@@ -11,7 +11,9 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::UsageError;
-use crate::control_run::{IncidentSpec, block_lanes, split_travel_times};
+use crate::control_run::{
+    IncidentSpec, block_lanes, emergency_free_flow_travel_time, split_travel_times,
+};
 use citybrain_live::{BrainDriver, add_transition_phases};
 
 /// Flags of the signal controllers.
@@ -114,6 +116,7 @@ pub(crate) fn finish(
     let mut report = json!({
         "emergency_count": count,
         "emergency_avg_travel_time": ev_avg,
+        "emergency_free_flow_travel_time": emergency_free_flow_travel_time(engine),
         "others_avg_travel_time": others,
     });
     let Some(driver) = driver else { return Ok(report) };

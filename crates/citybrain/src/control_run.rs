@@ -256,3 +256,53 @@ pub(crate) fn split_travel_times(engine: &Engine) -> (u64, Option<f64>, f64) {
     let ev_avg = (ev.0 > 0).then(|| avg(ev));
     (ev.0, ev_avg, avg(others))
 }
+
+/// The emergency vehicles' average free-flow travel time (None when there are none): the
+/// lower bound preemption can approach. Per vehicle: every road of its route on its shortest
+/// lane and, between roads, the shortest lane link joining them, driven at the lane's speed
+/// limit or the vehicle's top speed if lower, plus the time lost accelerating from rest to that
+/// speed at the vehicle's usual acceleration (v / 2a).
+pub(crate) fn emergency_free_flow_travel_time(engine: &Engine) -> Option<f64> {
+    let demand = engine.demand();
+    let net = engine.network();
+    let (mut n, mut sum) = (0u64, 0.0);
+    for r in engine.vehicle_records().filter(|r| r.emergency) {
+        let flow = &demand.flows[r.flow.index()];
+        let Some(route) = flow.route.as_deref() else { continue };
+        n += 1;
+        sum += free_flow_travel_time(net, route, &flow.params);
+    }
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// Free-flow travel time of one route (see [`emergency_free_flow_travel_time`]).
+pub(crate) fn free_flow_travel_time(
+    net: &sim::RoadNetwork,
+    route: &[sim::RoadId],
+    v: &sim::VehicleParams,
+) -> f64 {
+    let lane_time = |l: sim::LaneId| {
+        let lane = net.lane(l);
+        lane.length / lane.max_speed.min(v.max_speed_mps)
+    };
+    let mut t = 0.0;
+    let mut top = 0.0f64;
+    for (k, &road) in route.iter().enumerate() {
+        let lanes = &net.road(road).lanes;
+        t += lanes.iter().map(|&l| lane_time(l)).fold(f64::INFINITY, f64::min);
+        top = lanes.iter().map(|&l| net.lane(l).max_speed).fold(top, f64::max);
+        let Some(&next) = route.get(k + 1) else { continue };
+        let link = lanes
+            .iter()
+            .flat_map(|&l| net.lane(l).out_links.iter())
+            .map(|&ll| net.lane_link(ll))
+            .filter(|ll| net.lane(ll.end_lane).road == next)
+            .map(|ll| ll.length / net.lane(ll.start_lane).max_speed.min(v.max_speed_mps))
+            .fold(f64::INFINITY, f64::min);
+        if link.is_finite() {
+            t += link;
+        }
+    }
+    let speed = top.min(v.max_speed_mps);
+    t + speed / (2.0 * v.usual_pos_acc)
+}

@@ -5,7 +5,10 @@
 //! 2. **Gap-out** — the green ends when no vehicle is queued on, or close to the stop line of, its
 //!    movements, and another phase has demand.
 //! 3. **Pressure** — the green ends when the best other phase's demand exceeds the current one's
-//!    by the switching ratio and margin (the lost time of a transition has to pay off).
+//!    by the switching ratio and margin (the lost time of a transition has to pay off), but not
+//!    before the queue found when the green started has had time to discharge (queue-clearing
+//!    green: at high load greens, and so the cycle, grow with demand, as in Webster's timing,
+//!    and fewer seconds are lost to transitions).
 //! 4. **Longest red** — before holding or switching, the earliest-deadline schedule of the
 //!    movements waiting on red (see `deadline`) must still meet every deadline afterwards;
 //!    otherwise the green goes to the schedule's first phase.
@@ -32,6 +35,8 @@ struct NodeMemory {
     last: Vec<(u32, u32)>,
     /// When each movement last showed progress (a vehicle left or started) or had no queue.
     progress_s: Vec<f64>,
+    /// The green the queue-based minimum was computed for (its start) and that minimum, seconds.
+    queue_green: (f64, f64),
 }
 
 /// Step length assumed for the longest-red guarantee, seconds.
@@ -72,6 +77,7 @@ impl Adaptive {
                 waiting_since: vec![None; n.movements.len()],
                 last: vec![(0, 0); n.movements.len()],
                 progress_s: vec![0.0; n.movements.len()],
+                queue_green: (f64::NAN, 0.0),
                 free,
             });
         }
@@ -113,6 +119,26 @@ impl Adaptive {
         // Never quite zero: a green into a full road still lets it drain as the road moves,
         // and a controller that sees no demand anywhere would stop switching (gridlock).
         (1.0 - occupancy / self.p.spill_occupancy).clamp(0.05, 1.0)
+    }
+
+    /// How long `phase`'s longest per-lane queue (queued and near the stop line) takes to
+    /// discharge at the saturation headway, times the queue-green factor, at most the maximum
+    /// green. Measured when a green starts, it is the least time that green runs unless it gaps
+    /// out: ending it earlier for another phase's demand would pay a transition before the queue
+    /// that was waiting for it has gone.
+    fn queue_clearing_green_s(&self, ctx: &Ctx<'_>, node: IntersectionId, phase: PhaseIdx) -> f64 {
+        let n = &ctx.net.intersections[node.index()];
+        let mem = &self.nodes[node.index()];
+        let longest = n.phases[phase]
+            .movements
+            .iter()
+            .filter(|&&m| !mem.free[m])
+            .map(|&m| {
+                let [q, near, ..] = self.movement_counts(ctx, node, m);
+                (q + near) / n.movements[m].in_lanes.len().max(1) as f64
+            })
+            .fold(0.0, f64::max);
+        (longest * self.p.sat_headway_s * self.p.queue_green_scale).min(self.p.max_green_s)
     }
 
     /// Every green phase's (phase, demand to start it, demand to hold it, vehicles an extension
@@ -212,17 +238,29 @@ impl Controller for Adaptive {
             SignalState::Transition { .. } => return None,
         };
         let elapsed = state.green_elapsed(ctx.now_s);
+        if let SignalState::Green { since_s, .. } = state
+            && self.nodes[node.index()].queue_green.0 != since_s
+        {
+            let green = self.queue_clearing_green_s(ctx, node, current);
+            self.nodes[node.index()].queue_green = (since_s, green);
+        }
         if elapsed + EPS < self.p.min_green_s {
             return None;
         }
         let cur = scores.iter().find(|s| s.0 == current).copied()?;
-        let detail = format!("green {elapsed:.0} s; transition {:.0} s", self.timings.transition_s);
+        let queue_green_s = self.nodes[node.index()].queue_green.1;
+        let detail = format!(
+            "green {elapsed:.0} s (queue-clearing {queue_green_s:.0} s); transition {:.0} s",
+            self.timings.transition_s
+        );
         let wish = match best_of(Some(current)) {
             Some((other, demand, _, _)) if demand > EPS => {
                 if elapsed + EPS >= self.p.max_green_s {
                     Some((other, Rule::AdaptiveMaxGreen))
                 } else if cur.3 <= EPS {
                     Some((other, Rule::AdaptiveGapOut))
+                } else if elapsed + EPS < queue_green_s {
+                    None
                 } else if demand > cur.2 * self.p.switch_ratio + self.p.switch_margin {
                     Some((other, Rule::AdaptivePressure))
                 } else {

@@ -37,6 +37,13 @@ pub struct AdaptiveParams {
     /// Seconds of green without any vehicle leaving or starting from a movement's queue after
     /// which the green counts as useless for it (0: never).
     pub stall_s: f64,
+    /// Saturation headway: seconds between vehicles leaving a queue on one lane.
+    pub sat_headway_s: f64,
+    /// Queue-clearing green: a green is not ended by another phase's demand before this factor
+    /// times the time its longest per-lane queue at the start of the green takes to discharge
+    /// (at most the maximum green; 0: off). At high load queues are long, so greens and the
+    /// cycle grow with demand and fewer transitions are lost; gap-out still ends it early.
+    pub queue_green_scale: f64,
 }
 
 impl Default for AdaptiveParams {
@@ -56,6 +63,8 @@ impl Default for AdaptiveParams {
             spill_occupancy: 1.0,
             jam_spacing_m: 7.5,
             stall_s: 6.0,
+            sat_headway_s: 2.0,
+            queue_green_scale: 1.2,
         }
     }
 }
@@ -72,6 +81,12 @@ impl AdaptiveParams {
         }
         if self.max_green_s < self.min_green_s {
             return err("adaptive max green must be >= min green".into());
+        }
+        if !(self.sat_headway_s > 0.0 && self.sat_headway_s.is_finite()) {
+            return err("adaptive saturation headway must be a finite number > 0 s".into());
+        }
+        if !(self.queue_green_scale >= 0.0 && self.queue_green_scale.is_finite()) {
+            return err("adaptive queue green scale must be a finite number >= 0".into());
         }
         if !(self.jam_spacing_m > 0.0 && self.spill_occupancy > 0.0) {
             return err("adaptive jam spacing and spill occupancy must be > 0".into());

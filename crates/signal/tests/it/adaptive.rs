@@ -131,3 +131,52 @@ fn gives_up_a_green_that_moves_nobody() {
     assert_eq!(d.time_s, AdaptiveParams::default().stall_s, "{d:?}");
     assert!(matches!(d.choice.phase, 2 | 8), "serves north straight: {d:?}");
 }
+
+#[test]
+fn holds_a_green_until_the_queue_it_started_with_has_had_time_to_clear() {
+    let net = single();
+    let p = AdaptiveParams::default();
+    // West straight starts green with 10 queued vehicles; from then on it discharges (one
+    // fewer halted vehicle every other second) while the north and east queues are far larger,
+    // which alone would end the green at the minimum green.
+    let (shown, decisions) = run(40, |t| {
+        if t < 2.0 {
+            with_queues(&net, t, &[(0, 10, 10, 8)])
+        } else {
+            let d = t as u32 % 2;
+            with_queues(&net, t, &[(0, 8, 4 - d, 6), (4, 12, 12, 8), (11, 12, 12, 8)])
+        }
+    });
+    let clearing = 10.0 * p.sat_headway_s * p.queue_green_scale;
+    assert!(clearing > p.min_green_s + 1.0, "the test needs a queue-clearing green: {clearing}");
+    for x in &decisions {
+        eprintln!(
+            "{} {:?} {:?} {:?} {}",
+            x.time_s, x.previous, x.choice.phase, x.choice.rule, x.choice.detail
+        );
+    }
+    let d = decisions.iter().find(|d| d.choice.rule == Rule::AdaptivePressure).expect("switch");
+    assert!(
+        d.time_s + 1e-9 >= clearing && d.time_s < clearing + 1.0,
+        "pressure ends the green once the queue had time to clear ({clearing} s): {d:?}"
+    );
+    assert!(shown[..clearing as usize].iter().all(|s| *s == green(1)));
+    assert!(d.choice.detail.contains("queue-clearing"), "explained: {}", d.choice.detail);
+}
+
+#[test]
+fn a_queue_clearing_green_still_gaps_out() {
+    let net = single();
+    // The west queue leaves at once (nobody left on or near the stop line): gap-out at the
+    // minimum green although 10 vehicles were queued when the green started.
+    let (_, decisions) = run(20, |t| {
+        if t < 2.0 {
+            with_queues(&net, t, &[(0, 10, 10, 8)])
+        } else {
+            with_queues(&net, t, &[(11, 4, 4, 4)])
+        }
+    });
+    let d = decisions.iter().find(|d| d.choice.rule != Rule::AdaptiveStart).expect("switch");
+    assert_eq!(d.choice.rule, Rule::AdaptiveGapOut);
+    assert_eq!(d.time_s, AdaptiveParams::default().min_green_s);
+}
