@@ -302,19 +302,29 @@ pub(crate) async fn query(
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
     let view = View::from_params(&p, &rctx.ctx)?;
-    let query = entity_query(&p, &rctx.ctx, true)?;
+    let mut query = entity_query(&p, &rctx.ctx, true)?;
     let join = crate::join::parse(&p)?;
-    let page = st.broker.query_entities(&tenant, &query)?;
-    if let Some(j) = join {
+    let map_flag = p.flag("entityMap")?;
+    let (page, map_use) = if crate::entity_maps::EntityMaps::requested(&headers, map_flag) {
+        crate::entity_maps::query_page(&st, &tenant, &headers, map_flag, &mut query)?
+    } else {
+        (st.broker.query_entities(&tenant, &query)?, None)
+    };
+    let mut resp = if let Some(j) = join {
         let items =
             crate::join::render(&st.broker, &tenant, j, &page.entities, &view, &rctx.ctx, media);
         let mut resp = respond::json(StatusCode::OK, media, &rctx, Value::Array(items), &headers);
         if let Some(total) = page.total {
             resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
         }
-        return Ok(resp);
+        resp
+    } else {
+        query_response(&page, &view, &rctx, media, &headers, &query, q.as_deref())
+    };
+    if let Some(u) = map_use {
+        u.mark(&mut resp, true);
     }
-    Ok(query_response(&page, &view, &rctx, media, &headers, &query, q.as_deref()))
+    Ok(resp)
 }
 
 /// Renders a page of entities with count and pagination headers.

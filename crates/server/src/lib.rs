@@ -9,6 +9,7 @@ mod cockpit;
 mod contexts;
 mod discovery;
 mod entities;
+mod entity_maps;
 mod http;
 mod join;
 mod notify;
@@ -33,6 +34,7 @@ use tower_http::normalize_path::NormalizePathLayer;
 
 pub use cockpit::{LiveEvent, LiveSource, RATE_WINDOW_S, RequestCounter};
 pub use contexts::Contexts;
+pub use entity_maps::EntityMaps;
 pub use notify::{HttpSink, Resolver};
 pub use problem::{ApiError, ApiResult};
 
@@ -53,6 +55,8 @@ pub struct AppState {
     pub live: Option<Arc<dyn LiveSource>>,
     /// Requests to the APIs.
     pub requests: Arc<RequestCounter>,
+    /// Live EntityMaps (in memory, transient).
+    pub maps: Arc<EntityMaps>,
 }
 
 impl AppState {
@@ -61,7 +65,13 @@ impl AppState {
         let contexts = Arc::new(Contexts::new());
         broker.set_notification_sink(Arc::new(notify::HttpSink::new()));
         broker.set_context_resolver(Arc::new(notify::Resolver(contexts.clone())));
-        AppState { broker, contexts, live: None, requests: Arc::new(RequestCounter::default()) }
+        AppState {
+            broker,
+            contexts,
+            live: None,
+            requests: Arc::new(RequestCounter::default()),
+            maps: Arc::new(EntityMaps::default()),
+        }
     }
 
     /// The same state with a live city behind the cockpit: adds the `/api` routes, the live
@@ -105,6 +115,12 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(temporal::delete_instance).patch(temporal::modify_instance),
         )
         .route("/temporal/entityOperations/query", post(temporal::query_post))
+        .route("/entityMaps", get(entity_maps::create_for_query))
+        .route(
+            "/entityMaps/{id}",
+            get(entity_maps::retrieve).patch(entity_maps::update).delete(entity_maps::delete),
+        )
+        .route("/temporal/entityMaps", get(entity_maps::create_for_temporal_query))
         .route("/types", get(discovery::types))
         .route("/types/{type}", get(discovery::type_info))
         .route("/attributes", get(discovery::attributes))

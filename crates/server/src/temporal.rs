@@ -21,7 +21,7 @@ use crate::problem::{ApiError, ApiResult};
 use crate::respond::{self, no_content};
 use crate::{AppState, header_value, tenant_of};
 
-const TEMPORAL_PARAMS: &[&str] = &[
+pub(crate) const TEMPORAL_PARAMS: &[&str] = &[
     "timerel",
     "timeAt",
     "endTimeAt",
@@ -230,7 +230,7 @@ pub(crate) async fn retrieve(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let allowed: Vec<&str> =
-        ["attrs", "options", "format", "lang", "pick", "omit", "local", "datasetId"]
+        ["attrs", "options", "format", "lang", "pick", "omit", "local", "datasetId", "entityMap"]
             .iter()
             .chain(TEMPORAL_PARAMS)
             .copied()
@@ -242,7 +242,18 @@ pub(crate) async fn retrieve(
     let rctx = st.contexts.for_headers(&headers).await?;
     let tv = temporal_view(&p, &rctx.ctx)?;
     let e = st.broker.temporal_entity(&tenant, &id).await?;
-    Ok(respond::json(StatusCode::OK, media, &rctx, render(&e, &tv, &rctx), &headers))
+    let flag = p.flag("entityMap")?;
+    let mut resp = respond::json(StatusCode::OK, media, &rctx, render(&e, &tv, &rctx), &headers);
+    if flag {
+        // Clause 5.7.3.4: a retrieve asking for a map gets one holding the entity; the
+        // response stays 200 since the resource is the entity, not the map.
+        let (_, used) =
+            st.maps.resolve(&tenant, &HeaderMap::new(), true, std::slice::from_ref(&e.id))?;
+        if let Some(u) = used {
+            u.mark(&mut resp, false);
+        }
+    }
+    Ok(resp)
 }
 
 /// GET /temporal/entities
@@ -259,9 +270,44 @@ pub(crate) async fn query(
     let tv = temporal_view(&p, &rctx.ctx)?;
     let mut eq = entity_query(&p, &rctx.ctx, true)?;
     eq.attrs.clear();
-    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers).await
+    let flag = p.flag("entityMap")?;
+    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers, flag).await
 }
 
+/// The temporal entities that `eq` and the window of `tv` select, in the broker's order.
+async fn matching(
+    st: &AppState,
+    tenant: &str,
+    eq: &citybrain_broker::EntityQuery,
+    tv: &TemporalView,
+) -> ApiResult<Vec<TemporalEntity>> {
+    let all = st.broker.temporal_query(tenant, eq).await?;
+    Ok(all
+        .into_iter()
+        .filter(|e| tv.filter.attrs.is_empty() || !tv.filter.apply(e).is_empty())
+        .filter(|e| !windowed_filters(eq) || eq.matches(&tv.filter.window_entity(e)))
+        .collect())
+}
+
+/// Ids of the entities with instances inside the temporal query's window (clause 5.14.5.4:
+/// the candidates of a temporal EntityMap).
+pub(crate) async fn matching_ids(
+    st: &AppState,
+    tenant: &str,
+    p: &Params,
+    eq: &citybrain_broker::EntityQuery,
+    ctx: &Context,
+) -> ApiResult<Vec<String>> {
+    let tv = temporal_view(p, ctx)?;
+    Ok(matching(st, tenant, eq, &tv)
+        .await?
+        .into_iter()
+        .filter(|e| !tv.filter.apply(e).is_empty())
+        .map(|e| e.id)
+        .collect())
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run_query(
     st: &AppState,
     tenant: &str,
@@ -270,19 +316,28 @@ async fn run_query(
     rctx: &RequestContext,
     media: Media,
     headers: &HeaderMap,
+    map_flag: bool,
 ) -> ApiResult<Response> {
-    let all = st.broker.temporal_query(tenant, eq).await?;
-    let rendered: Vec<Value> = all
-        .iter()
-        .filter(|e| tv.filter.attrs.is_empty() || !tv.filter.apply(e).is_empty())
-        .filter(|e| !windowed_filters(eq) || eq.matches(&tv.filter.window_entity(e)))
-        .map(|e| render(e, tv, rctx))
-        .collect();
+    let mut found = matching(st, tenant, eq, tv).await?;
+    let mut map_use = None;
+    if crate::entity_maps::EntityMaps::requested(headers, map_flag) {
+        let ids: Vec<String> = found.iter().map(|e| e.id.clone()).collect();
+        let (kept, used) = st.maps.resolve(tenant, headers, map_flag, &ids)?;
+        if let Some(kept) = kept {
+            let kept: std::collections::HashSet<String> = kept.into_iter().collect();
+            found.retain(|e| kept.contains(&e.id));
+        }
+        map_use = used;
+    }
+    let rendered: Vec<Value> = found.iter().map(|e| render(e, tv, rctx)).collect();
     let total = rendered.len();
     let page: Vec<Value> = rendered.into_iter().skip(eq.offset).take(eq.limit).collect();
     let mut resp = respond::json(StatusCode::OK, media, rctx, Value::Array(page), headers);
     if eq.count {
         resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
+    }
+    if let Some(u) = map_use {
+        u.mark(&mut resp, true);
     }
     Ok(resp)
 }
@@ -370,5 +425,5 @@ pub(crate) async fn query_post(
     let mut eq = entity_query(&gp, &rctx.ctx, false)?;
     eq.attrs.clear();
     eq.limit = gp.usize("limit")?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers).await
+    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers, false).await
 }

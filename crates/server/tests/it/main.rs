@@ -6,6 +6,7 @@ mod support;
 mod batch;
 mod common;
 mod entities;
+mod entity_maps;
 mod query;
 mod show_changes;
 mod subscription_paging;
