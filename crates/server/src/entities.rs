@@ -225,7 +225,11 @@ pub(crate) fn entity_query(
     let types = p.get("type").map(|t| parse_type_expr(t, &expand)).transpose()?;
     let id_pattern = p.get("idPattern").map(parse_id_pattern).transpose()?;
     let attrs: Vec<String> = p.list("attrs").iter().map(|a| ctx.expand(a)).collect();
-    let q = p.get("q").map(|q| parse_q(q, &expand)).transpose()?;
+    let mut q = p.get("q").map(|q| parse_q(q, &expand)).transpose()?;
+    if let Some(q) = q.as_mut() {
+        let listed: Vec<String> = p.list("expandValues").iter().map(|a| ctx.expand(a)).collect();
+        citybrain_ngsi::query::limit_value_expansion(q, &listed);
+    }
     let scope_q = p.get("scopeQ").map(parse_scope_q).transpose()?;
     let geo = geo_query(
         p.get("georel"),

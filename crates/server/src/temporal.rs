@@ -216,6 +216,51 @@ fn temporal_view(p: &Params, ctx: &Context) -> ApiResult<TemporalView> {
     Ok(TemporalView { filter, format, view: View::from_params(p, ctx)? })
 }
 
+/// Clause 5.7.3.4 / 5.7.4.4: the temporal API has no Linked Entity retrieval, so a projection
+/// or filter reaching into a linked entity (`attr{…}`) is BadRequestData.
+fn reject_linked(p: &Params) -> ApiResult<()> {
+    for name in ["attrs", "pick", "omit", "q"] {
+        if p.get(name).is_some_and(|v| v.contains('{')) {
+            return Err(ApiError::bad_data(format!(
+                "'{name}' selects a linked entity (attr{{…}}), which the temporal API does not support"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Attribute names that are system members rather than attributes (clause 4.8).
+const SYSTEM_ATTRS: [&str; 4] = ["createdAt", "modifiedAt", "deletedAt", "observedAt"];
+
+/// Clause 5.7.4.4 checks of a temporal query beyond the entity query's: `attrs` counts against
+/// the too-wide guard only with a non-system attribute, `csf` must parse, `orderBy` may only
+/// name `id`.
+fn check_temporal_query(p: &Params, ctx: &Context) -> ApiResult<()> {
+    reject_linked(p)?;
+    let attrs = p.list("attrs");
+    let only_system = !attrs.is_empty() && attrs.iter().all(|a| SYSTEM_ATTRS.contains(&a.as_str()));
+    let other =
+        ["id", "type", "idPattern", "q", "scopeQ", "georel"].iter().any(|k| p.get(k).is_some())
+            || p.get("local") == Some("true");
+    if only_system && !other {
+        return Err(ApiError::bad_data(
+            "a temporal query needs type, id, idPattern, q, scopeQ, a geo-query or a non-system attribute in attrs",
+        ));
+    }
+    if let Some(csf) = p.get("csf") {
+        citybrain_ngsi::query::parse_q(csf, &|t| ctx.expand(t))
+            .map_err(|e| ApiError::bad_data(format!("csf is not a valid filter: {}", e.detail)))?;
+    }
+    if let Some(order) = p.get("orderBy")
+        && order != "id"
+    {
+        return Err(ApiError::bad_data(format!(
+            "orderBy may only name 'id' on the temporal API, not '{order}'"
+        )));
+    }
+    Ok(())
+}
+
 fn render(e: &TemporalEntity, tv: &TemporalView, rctx: &RequestContext) -> Value {
     let kept = tv.filter.apply(e);
     let o: RenderOptions<'_> = tv.view.options(&rctx.ctx);
@@ -236,6 +281,7 @@ pub(crate) async fn retrieve(
             .copied()
             .collect();
     let p = Params::parse(q.as_deref(), &allowed)?;
+    reject_linked(&p)?;
     let media = negotiate(&headers, &[Media::Json, Media::LdJson])?;
     check_id(&id)?;
     let tenant = tenant_of(&headers)?;
@@ -267,6 +313,7 @@ pub(crate) async fn query(
     let media = negotiate(&headers, &[Media::Json, Media::LdJson])?;
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
+    check_temporal_query(&p, &rctx.ctx)?;
     let tv = temporal_view(&p, &rctx.ctx)?;
     let mut eq = entity_query(&p, &rctx.ctx, true)?;
     eq.attrs.clear();
@@ -355,7 +402,7 @@ pub(crate) async fn query_post(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    Params::parse(
+    let url_params = Params::parse(
         q.as_deref(),
         &[
             "limit",
@@ -417,6 +464,43 @@ pub(crate) async fn query_post(
                 pairs.push(format!("{k}={}", enc(&text)));
             }
         }
+    }
+    // Aggregation (clause 5.2.21 / 5.2.44): `aggrMethods` (an array or a comma separated
+    // string) and `aggrPeriodDuration`, in `temporalQ` or in `aggrParams`; naming methods
+    // asks for the aggregated representation.
+    let mut aggregate = false;
+    for holder in ["temporalQ", "aggrParams"] {
+        let Some(t) = json.get(holder).and_then(Value::as_object) else { continue };
+        if let Some(m) = t.get("aggrMethods") {
+            let text = match m {
+                Value::String(s) => s.clone(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str().map(str::to_string).ok_or_else(|| {
+                            ApiError::bad_data(format!(
+                                "aggrMethods entries must be strings, not {i}"
+                            ))
+                        })
+                    })
+                    .collect::<ApiResult<Vec<_>>>()?
+                    .join(","),
+                other => {
+                    return Err(ApiError::bad_data(format!(
+                        "aggrMethods must be a string or an array of strings, not {other}"
+                    )));
+                }
+            };
+            pairs.push(format!("aggrMethods={}", enc(&text)));
+            aggregate = true;
+        }
+        if let Some(d) = t.get("aggrPeriodDuration") {
+            let text = d.as_str().map_or_else(|| d.to_string(), str::to_string);
+            pairs.push(format!("aggrPeriodDuration={}", enc(&text)));
+        }
+    }
+    if aggregate && url_params.get("options").is_none() && url_params.get("format").is_none() {
+        pairs.push("options=aggregatedValues".to_string());
     }
     let raw = pairs.join("&");
     let allowed: Vec<&str> = QUERY_PARAMS.iter().chain(TEMPORAL_PARAMS).copied().collect();
