@@ -37,6 +37,7 @@ const RETRIEVE_PARAMS: &[&str] = &[
     "containedBy",
     "entityMap",
     "via",
+    "type",
 ];
 pub(crate) const QUERY_PARAMS: &[&str] = &[
     "id",
@@ -189,11 +190,20 @@ pub(crate) async fn retrieve(
     let p = Params::parse(q.as_deref(), RETRIEVE_PARAMS)?;
     let media = negotiate(&headers, &[Media::Json, Media::LdJson, Media::GeoJson])?;
     check_id(&id)?;
+    check_retrieve(&p, media)?;
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
     let view = View::from_params(&p, &rctx.ctx)?;
     let join = crate::join::parse(&p)?;
     let entity = st.broker.retrieve_entity(&tenant, &id)?;
+    if let Some(t) = p.get("type")
+        && !p.list("type").iter().any(|t| entity.types.contains(&rctx.ctx.expand(t)))
+    {
+        return Err(ApiError::kind(
+            citybrain_ngsi::ErrorKind::ResourceNotFound,
+            format!("entity '{id}' is not of type '{t}'"),
+        ));
+    }
     let body = match join {
         Some(j @ crate::join::Join::Flat(_)) => Value::Array(crate::join::render(
             &st.broker,
@@ -208,7 +218,27 @@ pub(crate) async fn retrieve(
             .remove(0),
         None => view.render(&entity, &rctx.ctx, media),
     };
-    Ok(respond::json(StatusCode::OK, media, &rctx, body, &headers))
+    let mut resp = respond::json(StatusCode::OK, media, &rctx, body, &headers);
+    if let Some(u) = st.maps.for_retrieve(&tenant, &headers, p.flag("entityMap")?, &id) {
+        u.mark(&mut resp, false);
+    }
+    Ok(resp)
+}
+
+/// Clause 5.7.1.4 request checks of a retrieve: `geometryProperty` only with a GeoJSON
+/// response, and a Linked Entity projection (`attr{…}`) only together with `join`.
+fn check_retrieve(p: &Params, media: Media) -> ApiResult<()> {
+    if p.get("geometryProperty").is_some() && media != Media::GeoJson {
+        return Err(ApiError::bad_data(
+            "geometryProperty needs the Accept header application/geo+json",
+        ));
+    }
+    if p.get("join").is_none() && p.get("pick").is_some_and(|v| v.contains('{')) {
+        return Err(ApiError::bad_data(
+            "pick selects a linked entity (attr{…}) but no join is given",
+        ));
+    }
+    Ok(())
 }
 
 /// Builds an [`EntityQuery`] from GET parameters.
@@ -305,6 +335,7 @@ pub(crate) async fn query(
     let media = negotiate(&headers, &[Media::Json, Media::LdJson, Media::GeoJson])?;
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
+    crate::checks::check_entity_query(&p, &rctx.ctx)?;
     let view = View::from_params(&p, &rctx.ctx)?;
     let mut query = entity_query(&p, &rctx.ctx, true)?;
     let join = crate::join::parse(&p)?;

@@ -150,6 +150,30 @@ impl EntityMaps {
         Ok((None, Some(MapUse { location: location(&id), created: true })))
     }
 
+    /// The map a single-entity retrieve reports (clauses 5.7.1.4, 5.7.3.4): a live map named
+    /// by the header is echoed unchanged; an unknown or expired one, or the flag, makes a new
+    /// map holding `id`. `None` when the request involves no map.
+    pub(crate) fn for_retrieve(
+        &self,
+        tenant: &str,
+        headers: &HeaderMap,
+        flag: bool,
+        id: &str,
+    ) -> Option<MapUse> {
+        let named = headers.get(HEADER).and_then(|v| v.to_str().ok()).map(str::trim);
+        if let Some(value) = named {
+            let map_id = id_of_location(value);
+            if self.get(tenant, map_id).is_some() {
+                return Some(MapUse { location: location(map_id), created: false });
+            }
+        }
+        if named.is_none() && !flag {
+            return None;
+        }
+        let (map_id, _) = self.create(tenant, vec![id.to_string()], None);
+        Some(MapUse { location: location(&map_id), created: true })
+    }
+
     /// Whether a request asks for an EntityMap at all (flag or header).
     pub(crate) fn requested(headers: &HeaderMap, flag: bool) -> bool {
         flag || headers.contains_key(HEADER)

@@ -5,6 +5,7 @@
 //! Start it with [`run`] on any listener (tests use port 0) and a shutdown future.
 
 mod batch;
+mod checks;
 mod cockpit;
 mod contexts;
 mod discovery;

@@ -229,8 +229,7 @@ fn reject_linked(p: &Params) -> ApiResult<()> {
     Ok(())
 }
 
-/// Attribute names that are system members rather than attributes (clause 4.8).
-const SYSTEM_ATTRS: [&str; 4] = ["createdAt", "modifiedAt", "deletedAt", "observedAt"];
+use crate::checks::SYSTEM_ATTRS;
 
 /// Clause 5.7.4.4 checks of a temporal query beyond the entity query's: `attrs` counts against
 /// the too-wide guard only with a non-system attribute, `csf` must parse, `orderBy` may only
@@ -290,14 +289,10 @@ pub(crate) async fn retrieve(
     let e = st.broker.temporal_entity(&tenant, &id).await?;
     let flag = p.flag("entityMap")?;
     let mut resp = respond::json(StatusCode::OK, media, &rctx, render(&e, &tv, &rctx), &headers);
-    if flag {
-        // Clause 5.7.3.4: a retrieve asking for a map gets one holding the entity; the
-        // response stays 200 since the resource is the entity, not the map.
-        let (_, used) =
-            st.maps.resolve(&tenant, &HeaderMap::new(), true, std::slice::from_ref(&e.id))?;
-        if let Some(u) = used {
-            u.mark(&mut resp, false);
-        }
+    // Clause 5.7.3.4: a retrieve asking for a map gets one holding the entity; the response
+    // stays 200 since the resource is the entity, not the map.
+    if let Some(u) = st.maps.for_retrieve(&tenant, &headers, flag, &e.id) {
+        u.mark(&mut resp, false);
     }
     Ok(resp)
 }

@@ -200,3 +200,32 @@ async fn temporal_queries_create_and_use_maps() {
         assert_eq!(body["entityMap"].as_object().unwrap().len(), n, "before {before}: {body}");
     }
 }
+
+#[tokio::test]
+async fn retrieve_reports_a_map_without_narrowing_it() {
+    let hub = Hub::start().await;
+    let (a, b) = ("urn:ngsi-ld:Vehicle:r-a", "urn:ngsi-ld:Vehicle:r-b");
+    vehicle(&hub, a, 10).await;
+    vehicle(&hub, b, 20).await;
+    // The flag makes a map holding the entity; the body stays the entity.
+    let (status, loc, body) =
+        get_with_map(&hub, &format!("/entities/{a}?entityMap=true"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["id"], a);
+    assert!(body.get("entityMap").is_none());
+    let (_, map) = hub.get_json(&format!("/entityMaps/{}", map_id(&loc.unwrap()))).await;
+    assert_eq!(map["entityMap"], json!({a: ["@none"]}));
+    // A live query map is echoed by a retrieve and keeps all its ids.
+    let (_, qloc, _) = get_with_map(&hub, "/entities?type=Vehicle&entityMap=true", None).await;
+    let qloc = qloc.unwrap();
+    let (status, echoed, _) = get_with_map(&hub, &format!("/entities/{a}"), Some(&qloc)).await;
+    assert_eq!(status, 200);
+    assert_eq!(echoed.as_deref(), Some(qloc.as_str()));
+    let (_, map) = hub.get_json(&format!("/entityMaps/{}", map_id(&qloc))).await;
+    assert_eq!(map["entityMap"].as_object().unwrap().len(), 2, "{map}");
+    // A dead reference makes a new map.
+    let (status, fresh, _) =
+        get_with_map(&hub, &format!("/entities/{a}"), Some("urn:ngsi-ld:EntityMap:dead")).await;
+    assert_eq!(status, 200);
+    assert!(!fresh.unwrap().contains("dead"));
+}

@@ -9,6 +9,7 @@ mod entities;
 mod entity_maps;
 mod expand_values;
 mod query;
+mod request_checks;
 mod show_changes;
 mod subscription_paging;
 mod subscriptions;
