@@ -5,6 +5,7 @@
 
 use citybrain_ngsi::Context;
 use citybrain_ngsi::query::parse_q;
+use serde_json::Value;
 
 use crate::http::Params;
 use crate::problem::{ApiError, ApiResult};
@@ -85,4 +86,53 @@ pub(crate) fn check_entity_query(p: &Params, ctx: &Context) -> ApiResult<()> {
         ));
     }
     Ok(())
+}
+
+/// Checks the members of a Query body (clause 5.2.23, Table 5.2.23-1) for
+/// POST /entityOperations/query: no empty `entities`/`attrs`/`pick`/`omit` arrays, string
+/// members are strings, `joinLevel` is a positive integer, and `temporalQ` belongs to the
+/// temporal operation only.
+pub(crate) fn check_query_body(json: &Value) -> ApiResult<()> {
+    for name in ["entities", "attrs", "pick", "omit"] {
+        match json.get(name) {
+            None => {}
+            Some(Value::Array(items)) if items.is_empty() => {
+                return Err(ApiError::bad_data(format!("'{name}' must not be an empty array")));
+            }
+            Some(Value::Array(_)) => {}
+            Some(Value::String(_)) if name != "entities" => {}
+            Some(other) => {
+                return Err(ApiError::bad_data(format!("'{name}' must be an array, not {other}")));
+            }
+        }
+    }
+    for name in ["q", "scopeQ", "csf", "lang", "join", "containedBy"] {
+        if let Some(v) = json.get(name)
+            && !v.is_string()
+        {
+            return Err(ApiError::bad_data(format!("'{name}' must be a string, not {v}")));
+        }
+    }
+    if let Some(level) = json.get("joinLevel")
+        && level.as_u64().is_none_or(|l| l == 0)
+    {
+        return Err(ApiError::bad_data(format!(
+            "joinLevel must be a positive integer, not {level}"
+        )));
+    }
+    if json.get("temporalQ").is_some() {
+        return Err(ApiError::bad_data(
+            "temporalQ belongs to /temporal/entityOperations/query only",
+        ));
+    }
+    Ok(())
+}
+
+/// A `pick`/`omit` body member (array or comma separated string) as a parameter value.
+pub(crate) fn projection_list(v: &Value) -> String {
+    match v {
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+        Value::String(s) => s.clone(),
+        _ => String::new(),
+    }
 }

@@ -1,7 +1,8 @@
 //! Request checks of Retrieve Entity (clause 5.7.1.4, conformance suite 5711_01: the `type`
 //! selector, `geometryProperty` only with GeoJSON, Linked Entity projection only with `join`)
 //! and of Query Entities (clause 5.7.2.4, suites 5722_01 and 019_33: too-wide system-only
-//! filters, Linked Entity depth against `join`/`joinLevel`, invalid `csf`).
+//! filters, Linked Entity depth against `join`/`joinLevel`, invalid `csf`), and the Query body
+//! of POST /entityOperations/query (clause 5.2.23, suite 019_32).
 
 use reqwest::Method;
 use serde_json::json;
@@ -74,5 +75,44 @@ async fn query_rejects_wide_linked_and_malformed_requests() {
     for (query, status) in cases {
         let r = hub.get(&format!("/entities?{query}")).await;
         assert_eq!(r.status().as_u16(), status, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn batch_query_body_members_are_checked_and_honoured() {
+    let hub = Hub::start().await;
+    for (id, speed) in [("urn:ngsi-ld:Vehicle:bq-a", 80), ("urn:ngsi-ld:Vehicle:bq-b", 120)] {
+        let v = json!({"id": id, "type": "Vehicle", "speed": {"type": "Property", "value": speed},
+            "brand": {"type": "Property", "value": "Mercedes"}});
+        assert_eq!(hub.post_json("/entities", &v).await.status(), 201);
+    }
+    let sel = json!([{"type": "Vehicle"}]);
+    // (body, status, text the response must contain, text it must not contain)
+    let cases = [
+        (json!({"type": "Query", "entities": sel, "q": "speed>100"}), 200, "bq-b", "bq-a"),
+        (json!({"type": "Query", "entities": sel, "pick": ["speed"]}), 200, "speed", "brand"),
+        (json!({"type": "Query", "entities": sel, "omit": ["speed"]}), 200, "brand", "speed"),
+        (json!({"type": "Query", "entities": []}), 400, "BadRequestData", "bq-a"),
+        (json!({"type": "Query", "entities": sel, "attrs": []}), 400, "BadRequestData", "bq-a"),
+        (json!({"type": "Query", "entities": sel, "q": 42}), 400, "BadRequestData", "bq-a"),
+        (
+            json!({"type": "Query", "entities": sel, "join": "inline", "joinLevel": 0}),
+            400,
+            "BadRequestData",
+            "bq-a",
+        ),
+        (
+            json!({"type": "Query", "entities": sel,
+            "temporalQ": {"timerel": "after", "timeAt": "2020-01-01T00:00:00Z"}}),
+            400,
+            "BadRequestData",
+            "bq-a",
+        ),
+    ];
+    for (body, status, has, lacks) in cases {
+        let r = hub.post_json("/entityOperations/query", &body).await;
+        assert_eq!(r.status().as_u16(), status, "{body}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(has) && !text.contains(lacks), "{body} → {text}");
     }
 }
