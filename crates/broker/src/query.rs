@@ -133,8 +133,12 @@ fn run(
     mut keep: impl FnMut(Entity) -> bool,
 ) -> usize {
     let mut total = 0;
+    let candidates = candidates(q, s, terms);
+    // Slots drawn from one type's index have that type (a one-atom expression is the atom),
+    // so the header need not be decoded again unless an id pattern is to be checked.
+    let check_header = q.id_pattern.is_some() || !matches!(candidates, Candidates::Borrowed(_));
     let mut visit = |slot: u32| -> bool {
-        if !header_matches(q, s, slot, terms) {
+        if check_header && !header_matches(q, s, slot, terms) {
             return true;
         }
         let Some(e) = s.decode_slot(slot, terms) else { return true };
@@ -144,7 +148,7 @@ fn run(
         }
         true
     };
-    match candidates(q, s, terms) {
+    match candidates {
         Candidates::Borrowed(set) => {
             for slot in set.iter().copied() {
                 if !visit(slot) {

@@ -172,6 +172,10 @@ async fn bench(args: BenchHubArgs) -> anyhow::Result<()> {
     };
 
     // 1. Batch upsert of all entities, 500 per request.
+    // mimalloc returns freed memory to the system after a delay (1 s); let each reading
+    // settle so that it counts what is kept, not the garbage of the last requests.
+    let settle = || tokio::time::sleep(std::time::Duration::from_millis(1500));
+    settle().await;
     let rss_before = rss_bytes();
     say(&format!("loading {n} entities by batch upsert…"));
     let batch = 500;
@@ -188,6 +192,7 @@ async fn bench(args: BenchHubArgs) -> anyhow::Result<()> {
     let batch_upsert_per_s = n as f64 / t.elapsed().as_secs_f64();
     let (stored, _) = broker.stats("").map_err(|e| anyhow::anyhow!("{e}"))?;
     anyhow::ensure!(stored == n, "expected {n} stored entities, found {stored}");
+    settle().await;
     let rss_bytes_per_entity = rss_bytes().saturating_sub(rss_before) as f64 / n as f64;
 
     // 2. Single creates.
