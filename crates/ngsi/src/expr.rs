@@ -32,6 +32,16 @@ impl<A> Expr<A> {
         out
     }
 
+    /// Applies `f` to every atom.
+    pub fn for_each_atom_mut(&mut self, f: &mut impl FnMut(&mut A)) {
+        match self {
+            Expr::And(items) | Expr::Or(items) => {
+                items.iter_mut().for_each(|e| e.for_each_atom_mut(f));
+            }
+            Expr::Atom(a) => f(a),
+        }
+    }
+
     fn collect<'a>(&'a self, out: &mut Vec<&'a A>) {
         match self {
             Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| e.collect(out)),

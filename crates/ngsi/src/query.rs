@@ -76,12 +76,24 @@ pub struct Term {
     pub cond: Option<(Op, Rhs)>,
     /// `!attr`: the attribute must not exist.
     pub negated: bool,
+    /// Whether a string value is also tried in its expanded form against a VocabProperty
+    /// (`expandValues`, clause 4.9 EXAMPLE 12); see [`limit_value_expansion`].
+    pub expand_values: bool,
 }
 
 /// A parsed `q`.
 pub type Query = Expr<Term>;
 
 const METADATA: [&str; 5] = ["observedAt", "createdAt", "modifiedAt", "unitCode", "datasetId"];
+
+/// Keeps the expansion of query values (clause 4.9 EXAMPLE 12) for the attributes named by
+/// `expandValues` (expanded names) only: every other term compares its value literally, so
+/// `category==commercial` does not match the stored vocabulary IRI unless `category` is listed.
+pub fn limit_value_expansion(q: &mut Query, expand_values: &[String]) {
+    q.for_each_atom_mut(&mut |t: &mut Term| {
+        t.expand_values = expand_values.contains(&t.attr_iri);
+    });
+}
 
 /// Parses `q`; `expand` turns terms (attribute names, vocabulary values) into IRIs.
 pub fn parse_q(text: &str, expand: &dyn Fn(&str) -> String) -> NgsiResult<Query> {
@@ -120,7 +132,8 @@ fn parse_term(text: &str, expand: &dyn Fn(&str) -> String) -> NgsiResult<(Term, 
         _ => return Err(NgsiError::bad_data(format!("unknown operator after '{path_text}'"))),
     };
     let attr_iri = expand(&attr);
-    let mut term = Term { attr, attr_iri, path, compound, cond: None, negated };
+    let mut term =
+        Term { attr, attr_iri, path, compound, cond: None, negated, expand_values: true };
     let Some((op, len)) = op else { return Ok((term, pos)) };
     if negated {
         return Err(NgsiError::bad_data("'!' only negates an attribute's existence"));
@@ -296,7 +309,9 @@ fn eval_term(term: &Term, entity: &Entity) -> bool {
                 false
             }
             Some((op, rhs)) => {
-                let vocab = attr.kind == AttrKind::VocabProperty && term.path.is_empty();
+                let vocab = term.expand_values
+                    && attr.kind == AttrKind::VocabProperty
+                    && term.path.is_empty();
                 test(&values, *op, rhs, vocab)
             }
         }

@@ -251,7 +251,10 @@ impl TemporalFormat {
             .map(|m| m.trim().to_string())
             .collect();
         if let Some(m) = methods.iter().find(|m| !AGGR_METHODS.contains(&m.as_str())) {
-            return Err(NgsiError::bad_data(format!("unknown aggregation method '{m}'")));
+            return Err(NgsiError::bad_data(format!(
+                "aggrMethods: unknown aggregation method '{m}' (expected one of {})",
+                AGGR_METHODS.join(", ")
+            )));
         }
         let period = match period {
             None => 0,

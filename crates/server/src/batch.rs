@@ -153,6 +153,7 @@ async fn query(
     if json.get("type").and_then(Value::as_str) != Some("Query") {
         return Err(ApiError::bad_data("the body must be a Query (\"type\": \"Query\")"));
     }
+    crate::checks::check_query_body(&json)?;
     let rctx = st.contexts.for_body(&headers, &json, bt).await?;
     let ctx = rctx.ctx.clone();
     let expand = |t: &str| ctx.expand(t);
@@ -206,10 +207,19 @@ async fn query(
         let names: Vec<&str> = attrs.iter().filter_map(Value::as_str).collect();
         view_params.push(format!("attrs={}", names.join(",")));
     }
+    for name in ["pick", "omit"] {
+        if let Some(v) = json.get(name) {
+            let list = crate::checks::projection_list(v).replace('&', "%26");
+            view_params.push(format!("{name}={list}"));
+        }
+    }
     let raw = [q.clone().unwrap_or_default(), view_params.join("&")].join("&");
     let vp = Params::parse(
         Some(&raw),
-        &["limit", "offset", "count", "options", "format", "local", "lang", "attrs"],
+        &[
+            "limit", "offset", "count", "options", "format", "local", "lang", "attrs", "pick",
+            "omit",
+        ],
     )?;
     let view = View::from_params(&vp, &ctx)?;
     let page = st.broker.query_entities(&tenant, &query)?;

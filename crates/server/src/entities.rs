@@ -38,6 +38,7 @@ const RETRIEVE_PARAMS: &[&str] = &[
     "containedBy",
     "entityMap",
     "via",
+    "type",
 ];
 pub(crate) const QUERY_PARAMS: &[&str] = &[
     "id",
@@ -190,26 +191,32 @@ pub(crate) async fn retrieve(
     let p = Params::parse(q.as_deref(), RETRIEVE_PARAMS)?;
     let media = negotiate(&headers, &[Media::Json, Media::LdJson, Media::GeoJson])?;
     check_id(&id)?;
+    check_retrieve(&p, media)?;
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
     let view = View::from_params(&p, &rctx.ctx)?;
     let join = crate::join::parse(&p)?;
-    let Some(join) = join else {
-        return Ok(retrieve_rendered(
-            &st,
-            &tenant,
-            &id,
-            q.as_deref(),
-            &headers,
-            &view,
-            &rctx,
-            media,
-        )?
-        .response(StatusCode::OK));
-    };
+    let map_flag = p.flag("entityMap")?;
+    if join.is_none() && p.get("type").is_none() {
+        let mut resp =
+            retrieve_rendered(&st, &tenant, &id, q.as_deref(), &headers, &view, &rctx, media)?
+                .response(StatusCode::OK);
+        if let Some(u) = st.maps.for_retrieve(&tenant, &headers, map_flag, &id) {
+            u.mark(&mut resp, false);
+        }
+        return Ok(resp);
+    }
     let entity = st.broker.retrieve_entity(&tenant, &id)?;
+    if let Some(t) = p.get("type")
+        && !p.list("type").iter().any(|t| entity.types.contains(&rctx.ctx.expand(t)))
+    {
+        return Err(ApiError::kind(
+            citybrain_ngsi::ErrorKind::ResourceNotFound,
+            format!("entity '{id}' is not of type '{t}'"),
+        ));
+    }
     let body = match join {
-        j @ crate::join::Join::Flat(_) => Value::Array(crate::join::render(
+        Some(j @ crate::join::Join::Flat(_)) => Value::Array(crate::join::render(
             &st.broker,
             &tenant,
             j,
@@ -218,10 +225,31 @@ pub(crate) async fn retrieve(
             &rctx.ctx,
             media,
         )),
-        j => crate::join::render(&st.broker, &tenant, j, &[entity], &view, &rctx.ctx, media)
+        Some(j) => crate::join::render(&st.broker, &tenant, j, &[entity], &view, &rctx.ctx, media)
             .remove(0),
+        None => view.render(&entity, &rctx.ctx, media),
     };
-    Ok(respond::json(StatusCode::OK, media, &rctx, body, &headers))
+    let mut resp = respond::json(StatusCode::OK, media, &rctx, body, &headers);
+    if let Some(u) = st.maps.for_retrieve(&tenant, &headers, map_flag, &id) {
+        u.mark(&mut resp, false);
+    }
+    Ok(resp)
+}
+
+/// Clause 5.7.1.4 request checks of a retrieve: `geometryProperty` only with a GeoJSON
+/// response, and a Linked Entity projection (`attr{…}`) only together with `join`.
+fn check_retrieve(p: &Params, media: Media) -> ApiResult<()> {
+    if p.get("geometryProperty").is_some() && media != Media::GeoJson {
+        return Err(ApiError::bad_data(
+            "geometryProperty needs the Accept header application/geo+json",
+        ));
+    }
+    if p.get("join").is_none() && p.get("pick").is_some_and(|v| v.contains('{')) {
+        return Err(ApiError::bad_data(
+            "pick selects a linked entity (attr{…}) but no join is given",
+        ));
+    }
+    Ok(())
 }
 
 /// One entity rendered as asked, from the render cache while the entity is unchanged.
@@ -261,7 +289,11 @@ pub(crate) fn entity_query(
     let types = p.get("type").map(|t| parse_type_expr(t, &expand)).transpose()?;
     let id_pattern = p.get("idPattern").map(parse_id_pattern).transpose()?;
     let attrs: Vec<String> = p.list("attrs").iter().map(|a| ctx.expand(a)).collect();
-    let q = p.get("q").map(|q| parse_q(q, &expand)).transpose()?;
+    let mut q = p.get("q").map(|q| parse_q(q, &expand)).transpose()?;
+    if let Some(q) = q.as_mut() {
+        let listed: Vec<String> = p.list("expandValues").iter().map(|a| ctx.expand(a)).collect();
+        citybrain_ngsi::query::limit_value_expansion(q, &listed);
+    }
     let scope_q = p.get("scopeQ").map(parse_scope_q).transpose()?;
     let geo = geo_query(
         p.get("georel"),
@@ -337,20 +369,31 @@ pub(crate) async fn query(
     let media = negotiate(&headers, &[Media::Json, Media::LdJson, Media::GeoJson])?;
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
+    crate::checks::check_entity_query(&p, &rctx.ctx)?;
     let view = View::from_params(&p, &rctx.ctx)?;
-    let query = entity_query(&p, &rctx.ctx, true)?;
+    let mut query = entity_query(&p, &rctx.ctx, true)?;
     let join = crate::join::parse(&p)?;
-    let page = st.broker.query_entities(&tenant, &query)?;
-    if let Some(j) = join {
+    let map_flag = p.flag("entityMap")?;
+    let (page, map_use) = if crate::entity_maps::EntityMaps::requested(&headers, map_flag) {
+        crate::entity_maps::query_page(&st, &tenant, &headers, map_flag, &mut query)?
+    } else {
+        (st.broker.query_entities(&tenant, &query)?, None)
+    };
+    let mut resp = if let Some(j) = join {
         let items =
             crate::join::render(&st.broker, &tenant, j, &page.entities, &view, &rctx.ctx, media);
         let mut resp = respond::json(StatusCode::OK, media, &rctx, Value::Array(items), &headers);
         if let Some(total) = page.total {
             resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
         }
-        return Ok(resp);
+        resp
+    } else {
+        query_response(&page, &view, &rctx, media, &headers, &query, q.as_deref())
+    };
+    if let Some(u) = map_use {
+        u.mark(&mut resp, true);
     }
-    Ok(query_response(&page, &view, &rctx, media, &headers, &query, q.as_deref()))
+    Ok(resp)
 }
 
 /// Renders a page of entities with count and pagination headers.

@@ -5,10 +5,12 @@
 //! Start it with [`run`] on any listener (tests use port 0) and a shutdown future.
 
 mod batch;
+mod checks;
 mod cockpit;
 mod contexts;
 mod discovery;
 mod entities;
+mod entity_maps;
 mod http;
 mod join;
 mod notify;
@@ -34,6 +36,7 @@ use tower_http::normalize_path::NormalizePathLayer;
 
 pub use cockpit::{LiveEvent, LiveSource, RATE_WINDOW_S, RequestCounter};
 pub use contexts::Contexts;
+pub use entity_maps::EntityMaps;
 pub use notify::{HttpSink, Resolver};
 pub use problem::{ApiError, ApiResult};
 
@@ -56,6 +59,8 @@ pub struct AppState {
     pub requests: Arc<RequestCounter>,
     /// Rendered responses of recently retrieved entities.
     pub(crate) renders: Arc<render_cache::RenderCache>,
+    /// Live EntityMaps (in memory, transient).
+    pub maps: Arc<EntityMaps>,
 }
 
 impl AppState {
@@ -70,6 +75,7 @@ impl AppState {
             live: None,
             requests: Arc::new(RequestCounter::default()),
             renders: Arc::new(render_cache::RenderCache::default()),
+            maps: Arc::new(EntityMaps::default()),
         }
     }
 
@@ -114,6 +120,12 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(temporal::delete_instance).patch(temporal::modify_instance),
         )
         .route("/temporal/entityOperations/query", post(temporal::query_post))
+        .route("/entityMaps", get(entity_maps::create_for_query))
+        .route(
+            "/entityMaps/{id}",
+            get(entity_maps::retrieve).patch(entity_maps::update).delete(entity_maps::delete),
+        )
+        .route("/temporal/entityMaps", get(entity_maps::create_for_temporal_query))
         .route("/types", get(discovery::types))
         .route("/types/{type}", get(discovery::type_info))
         .route("/attributes", get(discovery::attributes))

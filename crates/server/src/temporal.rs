@@ -21,7 +21,7 @@ use crate::problem::{ApiError, ApiResult};
 use crate::respond::{self, no_content};
 use crate::{AppState, header_value, tenant_of};
 
-const TEMPORAL_PARAMS: &[&str] = &[
+pub(crate) const TEMPORAL_PARAMS: &[&str] = &[
     "timerel",
     "timeAt",
     "endTimeAt",
@@ -216,6 +216,50 @@ fn temporal_view(p: &Params, ctx: &Context) -> ApiResult<TemporalView> {
     Ok(TemporalView { filter, format, view: View::from_params(p, ctx)? })
 }
 
+/// Clause 5.7.3.4 / 5.7.4.4: the temporal API has no Linked Entity retrieval, so a projection
+/// or filter reaching into a linked entity (`attr{…}`) is BadRequestData.
+fn reject_linked(p: &Params) -> ApiResult<()> {
+    for name in ["attrs", "pick", "omit", "q"] {
+        if p.get(name).is_some_and(|v| v.contains('{')) {
+            return Err(ApiError::bad_data(format!(
+                "'{name}' selects a linked entity (attr{{…}}), which the temporal API does not support"
+            )));
+        }
+    }
+    Ok(())
+}
+
+use crate::checks::SYSTEM_ATTRS;
+
+/// Clause 5.7.4.4 checks of a temporal query beyond the entity query's: `attrs` counts against
+/// the too-wide guard only with a non-system attribute, `csf` must parse, `orderBy` may only
+/// name `id`.
+fn check_temporal_query(p: &Params, ctx: &Context) -> ApiResult<()> {
+    reject_linked(p)?;
+    let attrs = p.list("attrs");
+    let only_system = !attrs.is_empty() && attrs.iter().all(|a| SYSTEM_ATTRS.contains(&a.as_str()));
+    let other =
+        ["id", "type", "idPattern", "q", "scopeQ", "georel"].iter().any(|k| p.get(k).is_some())
+            || p.get("local") == Some("true");
+    if only_system && !other {
+        return Err(ApiError::bad_data(
+            "a temporal query needs type, id, idPattern, q, scopeQ, a geo-query or a non-system attribute in attrs",
+        ));
+    }
+    if let Some(csf) = p.get("csf") {
+        citybrain_ngsi::query::parse_q(csf, &|t| ctx.expand(t))
+            .map_err(|e| ApiError::bad_data(format!("csf is not a valid filter: {}", e.detail)))?;
+    }
+    if let Some(order) = p.get("orderBy")
+        && order != "id"
+    {
+        return Err(ApiError::bad_data(format!(
+            "orderBy may only name 'id' on the temporal API, not '{order}'"
+        )));
+    }
+    Ok(())
+}
+
 fn render(e: &TemporalEntity, tv: &TemporalView, rctx: &RequestContext) -> Value {
     let kept = tv.filter.apply(e);
     let o: RenderOptions<'_> = tv.view.options(&rctx.ctx);
@@ -230,19 +274,27 @@ pub(crate) async fn retrieve(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let allowed: Vec<&str> =
-        ["attrs", "options", "format", "lang", "pick", "omit", "local", "datasetId"]
+        ["attrs", "options", "format", "lang", "pick", "omit", "local", "datasetId", "entityMap"]
             .iter()
             .chain(TEMPORAL_PARAMS)
             .copied()
             .collect();
     let p = Params::parse(q.as_deref(), &allowed)?;
+    reject_linked(&p)?;
     let media = negotiate(&headers, &[Media::Json, Media::LdJson])?;
     check_id(&id)?;
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
     let tv = temporal_view(&p, &rctx.ctx)?;
     let e = st.broker.temporal_entity(&tenant, &id).await?;
-    Ok(respond::json(StatusCode::OK, media, &rctx, render(&e, &tv, &rctx), &headers))
+    let flag = p.flag("entityMap")?;
+    let mut resp = respond::json(StatusCode::OK, media, &rctx, render(&e, &tv, &rctx), &headers);
+    // Clause 5.7.3.4: a retrieve asking for a map gets one holding the entity; the response
+    // stays 200 since the resource is the entity, not the map.
+    if let Some(u) = st.maps.for_retrieve(&tenant, &headers, flag, &e.id) {
+        u.mark(&mut resp, false);
+    }
+    Ok(resp)
 }
 
 /// GET /temporal/entities
@@ -256,12 +308,48 @@ pub(crate) async fn query(
     let media = negotiate(&headers, &[Media::Json, Media::LdJson])?;
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
+    check_temporal_query(&p, &rctx.ctx)?;
     let tv = temporal_view(&p, &rctx.ctx)?;
     let mut eq = entity_query(&p, &rctx.ctx, true)?;
     eq.attrs.clear();
-    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers).await
+    let flag = p.flag("entityMap")?;
+    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers, flag).await
 }
 
+/// The temporal entities that `eq` and the window of `tv` select, in the broker's order.
+async fn matching(
+    st: &AppState,
+    tenant: &str,
+    eq: &citybrain_broker::EntityQuery,
+    tv: &TemporalView,
+) -> ApiResult<Vec<TemporalEntity>> {
+    let all = st.broker.temporal_query(tenant, eq).await?;
+    Ok(all
+        .into_iter()
+        .filter(|e| tv.filter.attrs.is_empty() || !tv.filter.apply(e).is_empty())
+        .filter(|e| !windowed_filters(eq) || eq.matches(&tv.filter.window_entity(e)))
+        .collect())
+}
+
+/// Ids of the entities with instances inside the temporal query's window (clause 5.14.5.4:
+/// the candidates of a temporal EntityMap).
+pub(crate) async fn matching_ids(
+    st: &AppState,
+    tenant: &str,
+    p: &Params,
+    eq: &citybrain_broker::EntityQuery,
+    ctx: &Context,
+) -> ApiResult<Vec<String>> {
+    let tv = temporal_view(p, ctx)?;
+    Ok(matching(st, tenant, eq, &tv)
+        .await?
+        .into_iter()
+        .filter(|e| !tv.filter.apply(e).is_empty())
+        .map(|e| e.id)
+        .collect())
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run_query(
     st: &AppState,
     tenant: &str,
@@ -270,19 +358,28 @@ async fn run_query(
     rctx: &RequestContext,
     media: Media,
     headers: &HeaderMap,
+    map_flag: bool,
 ) -> ApiResult<Response> {
-    let all = st.broker.temporal_query(tenant, eq).await?;
-    let rendered: Vec<Value> = all
-        .iter()
-        .filter(|e| tv.filter.attrs.is_empty() || !tv.filter.apply(e).is_empty())
-        .filter(|e| !windowed_filters(eq) || eq.matches(&tv.filter.window_entity(e)))
-        .map(|e| render(e, tv, rctx))
-        .collect();
+    let mut found = matching(st, tenant, eq, tv).await?;
+    let mut map_use = None;
+    if crate::entity_maps::EntityMaps::requested(headers, map_flag) {
+        let ids: Vec<String> = found.iter().map(|e| e.id.clone()).collect();
+        let (kept, used) = st.maps.resolve(tenant, headers, map_flag, &ids)?;
+        if let Some(kept) = kept {
+            let kept: std::collections::HashSet<String> = kept.into_iter().collect();
+            found.retain(|e| kept.contains(&e.id));
+        }
+        map_use = used;
+    }
+    let rendered: Vec<Value> = found.iter().map(|e| render(e, tv, rctx)).collect();
     let total = rendered.len();
     let page: Vec<Value> = rendered.into_iter().skip(eq.offset).take(eq.limit).collect();
     let mut resp = respond::json(StatusCode::OK, media, rctx, Value::Array(page), headers);
     if eq.count {
         resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
+    }
+    if let Some(u) = map_use {
+        u.mark(&mut resp, true);
     }
     Ok(resp)
 }
@@ -300,7 +397,7 @@ pub(crate) async fn query_post(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    Params::parse(
+    let url_params = Params::parse(
         q.as_deref(),
         &[
             "limit",
@@ -363,6 +460,43 @@ pub(crate) async fn query_post(
             }
         }
     }
+    // Aggregation (clause 5.2.21 / 5.2.44): `aggrMethods` (an array or a comma separated
+    // string) and `aggrPeriodDuration`, in `temporalQ` or in `aggrParams`; naming methods
+    // asks for the aggregated representation.
+    let mut aggregate = false;
+    for holder in ["temporalQ", "aggrParams"] {
+        let Some(t) = json.get(holder).and_then(Value::as_object) else { continue };
+        if let Some(m) = t.get("aggrMethods") {
+            let text = match m {
+                Value::String(s) => s.clone(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str().map(str::to_string).ok_or_else(|| {
+                            ApiError::bad_data(format!(
+                                "aggrMethods entries must be strings, not {i}"
+                            ))
+                        })
+                    })
+                    .collect::<ApiResult<Vec<_>>>()?
+                    .join(","),
+                other => {
+                    return Err(ApiError::bad_data(format!(
+                        "aggrMethods must be a string or an array of strings, not {other}"
+                    )));
+                }
+            };
+            pairs.push(format!("aggrMethods={}", enc(&text)));
+            aggregate = true;
+        }
+        if let Some(d) = t.get("aggrPeriodDuration") {
+            let text = d.as_str().map_or_else(|| d.to_string(), str::to_string);
+            pairs.push(format!("aggrPeriodDuration={}", enc(&text)));
+        }
+    }
+    if aggregate && url_params.get("options").is_none() && url_params.get("format").is_none() {
+        pairs.push("options=aggregatedValues".to_string());
+    }
     let raw = pairs.join("&");
     let allowed: Vec<&str> = QUERY_PARAMS.iter().chain(TEMPORAL_PARAMS).copied().collect();
     let gp = Params::parse(Some(&raw), &allowed)?;
@@ -370,5 +504,5 @@ pub(crate) async fn query_post(
     let mut eq = entity_query(&gp, &rctx.ctx, false)?;
     eq.attrs.clear();
     eq.limit = gp.usize("limit")?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers).await
+    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers, false).await
 }

@@ -1,0 +1,138 @@
+//! Request checks of Query Entities (clause 5.7.2.4) that the entity query builder does not
+//! make: the too-wide guard counts `attrs` and `q` only with a non-system attribute, Linked
+//! Entity selections (`attr{…}`) need `join` and may not go deeper than `joinLevel`, and a
+//! context source filter (`csf`) must be a valid filter.
+
+use citybrain_ngsi::Context;
+use citybrain_ngsi::query::parse_q;
+use serde_json::Value;
+
+use crate::http::Params;
+use crate::problem::{ApiError, ApiResult};
+
+/// System attribute names (clause 4.8), which alone do not narrow a query.
+pub(crate) const SYSTEM_ATTRS: [&str; 4] = ["createdAt", "modifiedAt", "deletedAt", "observedAt"];
+
+/// Deepest joinLevel accepted.
+pub(crate) const MAX_JOIN_LEVEL: usize = 10;
+
+/// Deepest `{…}` nesting in `text`, outside quoted strings (a regular expression such as
+/// `name~="a{2}"` is not a linked entity selection).
+fn linked_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut quoted) = (0usize, 0usize, false);
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            _ if quoted => {}
+            '{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Checks a GET /entities request before it is turned into a query.
+pub(crate) fn check_entity_query(p: &Params, ctx: &Context) -> ApiResult<()> {
+    let join = p.get("join").is_some();
+    let level = match p.usize("joinLevel")? {
+        Some(l) if l > MAX_JOIN_LEVEL => {
+            return Err(ApiError::bad_data(format!(
+                "joinLevel {l} exceeds the maximum of {MAX_JOIN_LEVEL}"
+            )));
+        }
+        Some(l) => l,
+        None => 1,
+    };
+    for name in ["q", "pick", "omit", "attrs"] {
+        let Some(value) = p.get(name) else { continue };
+        let depth = linked_depth(value);
+        if depth > 0 && !join {
+            return Err(ApiError::bad_data(format!(
+                "'{name}' selects a linked entity (attr{{…}}) but no join is given"
+            )));
+        }
+        if depth > level {
+            return Err(ApiError::bad_data(format!(
+                "'{name}' goes {depth} linked entities deep, more than joinLevel {level}"
+            )));
+        }
+    }
+    if let Some(csf) = p.get("csf") {
+        parse_q(csf, &|t| ctx.expand(t))
+            .map_err(|e| ApiError::bad_data(format!("csf is not a valid filter: {}", e.detail)))?;
+    }
+    let narrows =
+        ["id", "type", "idPattern", "scopeQ", "georel"].iter().any(|k| p.get(k).is_some())
+            || p.get("local") == Some("true");
+    let attrs = p.list("attrs");
+    let system_attrs_only =
+        !attrs.is_empty() && attrs.iter().all(|a| SYSTEM_ATTRS.contains(&a.as_str()));
+    let system_q_only = match p.get("q") {
+        Some(text) => match parse_q(text, &|t| ctx.expand(t)) {
+            Ok(q) => q.atoms().iter().all(|t| SYSTEM_ATTRS.contains(&t.attr.as_str())),
+            Err(_) => false,
+        },
+        None => false,
+    };
+    let real_attrs = !attrs.is_empty() && !system_attrs_only;
+    let real_q = p.get("q").is_some() && !system_q_only;
+    if !narrows && !real_attrs && !real_q && (system_attrs_only || system_q_only) {
+        return Err(ApiError::bad_data(
+            "a query needs type, id, idPattern, scopeQ, a geo-query, or attrs/q naming a non-system attribute",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the members of a Query body (clause 5.2.23, Table 5.2.23-1) for
+/// POST /entityOperations/query: no empty `entities`/`attrs`/`pick`/`omit` arrays, string
+/// members are strings, `joinLevel` is a positive integer, and `temporalQ` belongs to the
+/// temporal operation only.
+pub(crate) fn check_query_body(json: &Value) -> ApiResult<()> {
+    for name in ["entities", "attrs", "pick", "omit"] {
+        match json.get(name) {
+            None => {}
+            Some(Value::Array(items)) if items.is_empty() => {
+                return Err(ApiError::bad_data(format!("'{name}' must not be an empty array")));
+            }
+            Some(Value::Array(_)) => {}
+            Some(Value::String(_)) if name != "entities" => {}
+            Some(other) => {
+                return Err(ApiError::bad_data(format!("'{name}' must be an array, not {other}")));
+            }
+        }
+    }
+    for name in ["q", "scopeQ", "csf", "lang", "join", "containedBy"] {
+        if let Some(v) = json.get(name)
+            && !v.is_string()
+        {
+            return Err(ApiError::bad_data(format!("'{name}' must be a string, not {v}")));
+        }
+    }
+    if let Some(level) = json.get("joinLevel")
+        && level.as_u64().is_none_or(|l| l == 0)
+    {
+        return Err(ApiError::bad_data(format!(
+            "joinLevel must be a positive integer, not {level}"
+        )));
+    }
+    if json.get("temporalQ").is_some() {
+        return Err(ApiError::bad_data(
+            "temporalQ belongs to /temporal/entityOperations/query only",
+        ));
+    }
+    Ok(())
+}
+
+/// A `pick`/`omit` body member (array or comma separated string) as a parameter value.
+pub(crate) fn projection_list(v: &Value) -> String {
+    match v {
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+        Value::String(s) => s.clone(),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,92 @@
+//! Temporal query request checks and the JSON `temporalQ` / `aggrParams` of
+//! POST /temporal/entityOperations/query (conformance suite 5741_01, 5731_01, 021_27, 5244_01).
+
+use serde_json::{Value, json};
+
+use crate::support::{Hub, assert_problem};
+
+#[tokio::test]
+async fn temporal_queries_reject_linked_wide_and_malformed_requests() {
+    let hub = Hub::start().await;
+    let w = "timerel=after&timeAt=2020-01-01T00:00:00Z";
+    let bad = [
+        format!("/temporal/entities?{w}&attrs=createdAt"),
+        format!("/temporal/entities?{w}&type=Building&pick=owner%7Bname%7D"),
+        format!("/temporal/entities?{w}&type=Building&q=owner%7Bname%7D%3D%3D%22x%22"),
+        format!("/temporal/entities?{w}&type=Building&csf=))bad(("),
+        format!("/temporal/entities?{w}&type=Building&orderBy=name"),
+        "/temporal/entities/urn:ngsi-ld:Building:1?pick=owner%7Bname%7D".to_string(),
+    ];
+    for path in bad {
+        let body = assert_problem(hub.get(&path).await, 400, "BadRequestData").await;
+        assert!(body["detail"].is_string(), "{path}");
+    }
+    // The same queries without the offending parameter are fine.
+    let good = [
+        format!("/temporal/entities?{w}&attrs=speed"),
+        format!("/temporal/entities?{w}&type=Building&attrs=createdAt,name"),
+        format!("/temporal/entities?{w}&type=Building&orderBy=id"),
+    ];
+    for path in good {
+        let (status, body) = hub.get_json(&path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn post_query_reads_aggregation_from_temporal_q_and_aggr_params() {
+    let hub = Hub::start().await;
+    let v = json!({"id": "urn:ngsi-ld:Vehicle:agg", "type": "Vehicle",
+        "speed": [
+            {"type": "Property", "value": 120, "observedAt": "2020-08-01T12:03:00Z"},
+            {"type": "Property", "value": 80, "observedAt": "2020-08-01T12:05:00Z"}]});
+    assert_eq!(hub.post_json("/temporal/entities", &v).await.status(), 201);
+    let window = json!({"timerel": "after", "timeAt": "2020-08-01T12:00:00Z"});
+    let with = |extra: Value| {
+        let mut q =
+            json!({"type": "Query", "entities": [{"type": "Vehicle"}], "temporalQ": window});
+        for (k, v) in extra.as_object().unwrap() {
+            if k == "temporalQ" {
+                for (tk, tv) in v.as_object().unwrap() {
+                    q["temporalQ"][tk] = tv.clone();
+                }
+            } else {
+                q[k] = v.clone();
+            }
+        }
+        q
+    };
+    // (body, status, text the response must contain, text it must not contain)
+    let cases = [
+        (with(json!({"temporalQ": {"aggrMethods": ["avg"]}})), 200, "avg", "instanceId"),
+        (with(json!({"temporalQ": {"aggrMethods": "avg,max"}})), 200, "max", "instanceId"),
+        (
+            with(json!({"aggrParams": {"aggrMethods": ["avg"], "aggrPeriodDuration": "PT0S"}})),
+            200,
+            "avg",
+            "instanceId",
+        ),
+        (with(json!({"aggrParams": {"aggrMethods": ["bogus"]}})), 400, "aggrMethods", "instanceId"),
+        (
+            with(json!({"temporalQ": {"aggrMethods": ["avg"], "aggrPeriodDuration": "soon"}})),
+            400,
+            "aggrPeriodDuration",
+            "instanceId",
+        ),
+        (with(json!({"temporalQ": {"lastN": 2.5}})), 400, "BadRequestData", "instanceId"),
+        (with(json!({"temporalQ": {"lastN": 0}})), 400, "BadRequestData", "instanceId"),
+        (
+            with(json!({"temporalQ": {"lastN": 1}})),
+            200,
+            "2020-08-01T12:05:00Z",
+            "2020-08-01T12:03:00Z",
+        ),
+    ];
+    for (body, status, has, lacks) in cases {
+        let r = hub.post_json("/temporal/entityOperations/query", &body).await;
+        assert_eq!(r.status().as_u16(), status, "{body}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(has), "{body} → {text}");
+        assert!(!text.contains(lacks), "{body} → {text}");
+    }
+}
