@@ -267,10 +267,12 @@ fn check_temporal_query(p: &Params, ctx: &Context) -> ApiResult<()> {
 /// The instances of one attribute each, as a response carries them.
 type Kept = BTreeMap<String, Vec<(Micros, Instance)>>;
 
-/// The instances of `e` in the window, cut to one page (clause 6.3.10) unless aggregated;
-/// with whether anything was cut.
-fn page_of(e: &TemporalEntity, tv: &TemporalView) -> (Kept, bool) {
+/// The instances of `e` in the window that the response shows (`pick`/`omit` applied), cut
+/// to one page (clause 6.3.10) unless aggregated; with whether anything was cut.
+fn page_of(e: &TemporalEntity, tv: &TemporalView, rctx: &RequestContext) -> (Kept, bool) {
     let mut kept = tv.filter.apply(e);
+    let o: RenderOptions<'_> = tv.view.options(&rctx.ctx);
+    kept.retain(|name, _| o.attrs.is_none_or(|a| a.contains(name)) && !o.omit.contains(name));
     let cut = !matches!(tv.format, TemporalFormat::Aggregated { .. })
         && tv.filter.page(&mut kept, INSTANCE_LIMIT);
     (kept, cut)
@@ -316,7 +318,7 @@ pub(crate) async fn retrieve(
     let tv = temporal_view(&p, &rctx.ctx)?;
     let e = st.broker.temporal_entity(&tenant, &id).await?;
     let flag = p.flag("entityMap")?;
-    let (kept, cut) = page_of(&e, &tv);
+    let (kept, cut) = page_of(&e, &tv, &rctx);
     let mut resp =
         respond::json(StatusCode::OK, media, &rctx, render(&e, &kept, &tv, &rctx), &headers);
     if cut {
@@ -406,7 +408,7 @@ async fn run_query(
     }
     let total = found.len();
     let entities: Vec<&TemporalEntity> = found.iter().skip(eq.offset).take(eq.limit).collect();
-    let pages: Vec<(Kept, bool)> = entities.iter().map(|e| page_of(e, tv)).collect();
+    let pages: Vec<(Kept, bool)> = entities.iter().map(|e| page_of(e, tv, rctx)).collect();
     let body: Vec<Value> =
         entities.iter().zip(&pages).map(|(e, (kept, _))| render(e, kept, tv, rctx)).collect();
     let mut resp = respond::json(StatusCode::OK, media, rctx, Value::Array(body), headers);

@@ -131,6 +131,10 @@ async fn retrieve_pages_instances_forwards_and_backwards() {
     // The next forward page starts at the range end; it holds the rest and is complete.
     let next = format!("/temporal/entities/{TWENTY}?timerel=after&timeAt=2020-01-01T01:15:00Z");
     check(&hub, &next, 200, None, &[(TWENTY, 6, 8)]).await;
+    // Only the attributes shown count: without speed, fuelLevel pages at its own fifteenth.
+    let omit = format!("/temporal/entities/{TWENTY}?omit=speed");
+    let range = "date-time 2020-01-01T01:03:00Z-2020-01-01T01:17:00Z/*";
+    check(&hub, &omit, 206, Some(range), &[(TWENTY, 0, 15)]).await;
     // A lastN within the limit, and aggregation, are not paged.
     check(&hub, &format!("/temporal/entities/{TWENTY}?lastN=2"), 200, None, &[(TWENTY, 2, 2)])
         .await;
