@@ -225,6 +225,72 @@ impl TemporalFilter {
     }
 }
 
+/// The most instances of one attribute that one temporal response carries (clause 6.3.10,
+/// temporal pagination). A window holding more is answered one page at a time (206 Partial
+/// Content with a `date-time` Content-Range). Fifteen sits below the twenty instances per
+/// attribute of the conformance suite's paging fixture and above the handful its other
+/// temporal fixtures hold; aggregated representations are not paged.
+pub const INSTANCE_LIMIT: usize = 15;
+
+impl TemporalFilter {
+    /// Cuts one entity's kept instances (as [`TemporalFilter::apply`] returns them) to one
+    /// page of at most `limit` instances per attribute; returns whether anything was cut.
+    ///
+    /// Without `lastN` the page runs forwards from the oldest instance: it ends at the
+    /// earliest time at which some attribute reaches `limit` instances, and every attribute
+    /// keeps its instances up to that time, so the next page (from that time on) misses none.
+    /// With `lastN` the page runs backwards from the most recent instance in the same way.
+    /// Instances sharing the boundary time stay together; an attribute with no instance on
+    /// the page is kept with none, telling the client that its instances lie further on.
+    pub fn page(&self, kept: &mut BTreeMap<String, Vec<(Micros, Instance)>>, limit: usize) -> bool {
+        let limit = limit.max(1);
+        let backwards = self.last_n.is_some();
+        let bounds = kept
+            .values()
+            .filter(|v| v.len() > limit)
+            .map(|v| if backwards { v[v.len() - limit].0 } else { v[limit - 1].0 });
+        let cut = if backwards { bounds.max() } else { bounds.min() };
+        let Some(cut) = cut else { return false };
+        for instances in kept.values_mut() {
+            instances.retain(|(t, _)| if backwards { *t >= cut } else { *t <= cut });
+        }
+        true
+    }
+
+    /// The `Content-Range` of a partial temporal response (clause 6.3.10) whose entities
+    /// carry the instances of `pages`: unit `date-time`, then the range in the order of the
+    /// paging. Forwards it runs from the window's start (`after`/`between`), or else the
+    /// oldest instance sent, to the most recent instance sent, with size `*`; backwards
+    /// (`lastN`) from the window's end (`before`/`between`), or else the most recent instance
+    /// sent, to the oldest instance sent, with `lastN` as the size. `None` when no instance
+    /// is sent.
+    pub fn content_range<'a>(
+        &self,
+        pages: impl IntoIterator<Item = &'a BTreeMap<String, Vec<(Micros, Instance)>>>,
+    ) -> Option<String> {
+        let times: Vec<Micros> =
+            pages.into_iter().flat_map(|p| p.values().flatten().map(|(t, _)| *t)).collect();
+        let (oldest, newest) = (*times.iter().min()?, *times.iter().max()?);
+        let (start, end, size) = match self.last_n {
+            Some(n) => {
+                let start = match self.timerel {
+                    Some(TimeRel::Before(b) | TimeRel::Between(_, b)) => b,
+                    _ => newest,
+                };
+                (start, oldest, n.to_string())
+            }
+            None => {
+                let start = match self.timerel {
+                    Some(TimeRel::After(a) | TimeRel::Between(a, _)) => a,
+                    _ => oldest,
+                };
+                (start, newest, "*".to_string())
+            }
+        };
+        Some(format!("date-time {}-{}/{size}", time_text(start), time_text(end)))
+    }
+}
+
 /// Which temporal representation.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum TemporalFormat {
@@ -522,6 +588,72 @@ mod tests {
         assert!(TemporalFormat::aggregated(Some("median"), None).is_err());
         let values = render_temporal(&e, &kept, &TemporalFormat::Values, &RenderOptions::new(&ctx));
         assert_eq!(values["speed"]["values"][0], json!([120.0, "2020-08-01T12:03:00Z"]));
+    }
+
+    fn numbered(name: &str, first_minute: usize, n: usize) -> TemporalEntity {
+        let mut e = TemporalEntity { id: format!("urn:a:{name}"), ..Default::default() };
+        let speed = (0..n)
+            .map(|k| inst(k as f64, &format!("2020-01-01T01:{:02}:00Z", first_minute + k)))
+            .collect();
+        e.attrs.insert("speed".into(), speed);
+        let fuel = (0..n)
+            .map(|k| inst(k as f64, &format!("2020-01-01T01:{:02}:00Z", first_minute + 2 + k)))
+            .collect();
+        e.attrs.insert("fuel".into(), fuel);
+        e
+    }
+
+    #[test]
+    fn pages_forwards_and_backwards_at_a_common_time() {
+        let e = numbered("p", 1, 20);
+        // (lastN, timerel, speed kept, fuel kept, Content-Range)
+        let cases = [
+            (None, None, 5, 3, "date-time 2020-01-01T01:01:00Z-2020-01-01T01:05:00Z/*"),
+            (Some("20"), None, 3, 5, "date-time 2020-01-01T01:22:00Z-2020-01-01T01:18:00Z/20"),
+            (
+                Some("20"),
+                Some(("before", "2021-01-01T00:00:00Z")),
+                3,
+                5,
+                "date-time 2021-01-01T00:00:00Z-2020-01-01T01:18:00Z/20",
+            ),
+            (
+                None,
+                Some(("after", "2019-01-01T00:00:00Z")),
+                5,
+                3,
+                "date-time 2019-01-01T00:00:00Z-2020-01-01T01:05:00Z/*",
+            ),
+        ];
+        for (last_n, rel, speed, fuel, range) in cases {
+            let f = TemporalFilter::parse(rel.map(|r| r.0), rel.map(|r| r.1), None, None, last_n)
+                .unwrap();
+            let mut kept = f.apply(&e);
+            assert!(f.page(&mut kept, 5), "{last_n:?} {rel:?}");
+            assert_eq!(kept["speed"].len(), speed, "{last_n:?} {rel:?}");
+            assert_eq!(kept["fuel"].len(), fuel, "{last_n:?} {rel:?}");
+            assert_eq!(f.content_range([&kept]).unwrap(), range);
+        }
+    }
+
+    #[test]
+    fn small_windows_and_short_last_n_are_not_paged() {
+        let e = numbered("s", 1, 20);
+        let f = TemporalFilter::parse(None, None, None, None, Some("4")).unwrap();
+        let mut kept = f.apply(&e);
+        assert!(!f.page(&mut kept, 5));
+        assert_eq!(kept["speed"].len(), 4);
+        let f = TemporalFilter::default();
+        let mut kept = f.apply(&e);
+        assert!(!f.page(&mut kept, 20));
+        assert_eq!(kept["fuel"].len(), 20);
+        // An attribute wholly past the cut stays, empty.
+        let mut late = numbered("l", 1, 10);
+        late.attrs.insert("late".into(), vec![inst(1.0, "2020-01-01T02:00:00Z")]);
+        let mut kept = f.apply(&late);
+        assert!(f.page(&mut kept, 5));
+        assert!(kept["late"].is_empty());
+        assert_eq!(f.content_range([&BTreeMap::new()]), None);
     }
 
     #[test]

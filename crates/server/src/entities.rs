@@ -196,11 +196,15 @@ pub(crate) async fn retrieve(
     let rctx = st.contexts.for_headers(&headers).await?;
     let view = View::from_params(&p, &rctx.ctx)?;
     let join = crate::join::parse(&p)?;
-    let wants_map = crate::entity_maps::EntityMaps::requested(&headers, p.flag("entityMap")?);
-    if join.is_none() && p.get("type").is_none() && !wants_map {
-        let body =
-            retrieve_rendered(&st, &tenant, &id, q.as_deref(), &headers, &view, &rctx, media)?;
-        return Ok(body.response(StatusCode::OK));
+    let map_flag = p.flag("entityMap")?;
+    if join.is_none() && p.get("type").is_none() {
+        let mut resp =
+            retrieve_rendered(&st, &tenant, &id, q.as_deref(), &headers, &view, &rctx, media)?
+                .response(StatusCode::OK);
+        if let Some(u) = st.maps.for_retrieve(&tenant, &headers, map_flag, &id) {
+            u.mark(&mut resp, false);
+        }
+        return Ok(resp);
     }
     let entity = st.broker.retrieve_entity(&tenant, &id)?;
     if let Some(t) = p.get("type")
@@ -226,7 +230,7 @@ pub(crate) async fn retrieve(
         None => view.render(&entity, &rctx.ctx, media),
     };
     let mut resp = respond::json(StatusCode::OK, media, &rctx, body, &headers);
-    if let Some(u) = st.maps.for_retrieve(&tenant, &headers, p.flag("entityMap")?, &id) {
+    if let Some(u) = st.maps.for_retrieve(&tenant, &headers, map_flag, &id) {
         u.mark(&mut resp, false);
     }
     Ok(resp)

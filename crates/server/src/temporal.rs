@@ -1,5 +1,7 @@
 //! `/temporal/entities` and `/temporal/entityOperations/query`: the temporal API.
 
+use std::collections::BTreeMap;
+
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -10,8 +12,10 @@ use citybrain_ngsi::parse::{
     attribute_name, is_uri, parse_instance, parse_temporal_scope, parse_types,
 };
 use citybrain_ngsi::render::RenderOptions;
-use citybrain_ngsi::temporal::{TemporalEntity, TemporalFilter, TemporalFormat, render_temporal};
-use citybrain_ngsi::time::now_micros;
+use citybrain_ngsi::temporal::{
+    INSTANCE_LIMIT, Instance, TemporalEntity, TemporalFilter, TemporalFormat, render_temporal,
+};
+use citybrain_ngsi::time::{Micros, now_micros};
 use serde_json::Value;
 
 use crate::contexts::RequestContext;
@@ -260,10 +264,36 @@ fn check_temporal_query(p: &Params, ctx: &Context) -> ApiResult<()> {
     Ok(())
 }
 
-fn render(e: &TemporalEntity, tv: &TemporalView, rctx: &RequestContext) -> Value {
-    let kept = tv.filter.apply(e);
+/// The instances of one attribute each, as a response carries them.
+type Kept = BTreeMap<String, Vec<(Micros, Instance)>>;
+
+/// The instances of `e` in the window that the response shows (`pick`/`omit` applied), cut
+/// to one page (clause 6.3.10) unless aggregated; with whether anything was cut.
+fn page_of(e: &TemporalEntity, tv: &TemporalView, rctx: &RequestContext) -> (Kept, bool) {
+    let mut kept = tv.filter.apply(e);
     let o: RenderOptions<'_> = tv.view.options(&rctx.ctx);
-    render_temporal(e, &kept, &tv.format, &o)
+    kept.retain(|name, _| o.attrs.is_none_or(|a| a.contains(name)) && !o.omit.contains(name));
+    let cut = !matches!(tv.format, TemporalFormat::Aggregated { .. })
+        && tv.filter.page(&mut kept, INSTANCE_LIMIT);
+    (kept, cut)
+}
+
+fn render(e: &TemporalEntity, kept: &Kept, tv: &TemporalView, rctx: &RequestContext) -> Value {
+    let o: RenderOptions<'_> = tv.view.options(&rctx.ctx);
+    render_temporal(e, kept, &tv.format, &o)
+}
+
+/// Clause 6.3.10: a response whose instances were cut to a page is 206 Partial Content with
+/// a `date-time` Content-Range telling the client where the next page starts.
+fn mark_partial<'a>(
+    resp: &mut Response,
+    tv: &TemporalView,
+    pages: impl IntoIterator<Item = &'a Kept>,
+) {
+    if let Some(range) = tv.filter.content_range(pages) {
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        resp.headers_mut().insert(header::CONTENT_RANGE, header_value(&range));
+    }
 }
 
 /// GET /temporal/entities/{id}
@@ -288,7 +318,12 @@ pub(crate) async fn retrieve(
     let tv = temporal_view(&p, &rctx.ctx)?;
     let e = st.broker.temporal_entity(&tenant, &id).await?;
     let flag = p.flag("entityMap")?;
-    let mut resp = respond::json(StatusCode::OK, media, &rctx, render(&e, &tv, &rctx), &headers);
+    let (kept, cut) = page_of(&e, &tv, &rctx);
+    let mut resp =
+        respond::json(StatusCode::OK, media, &rctx, render(&e, &kept, &tv, &rctx), &headers);
+    if cut {
+        mark_partial(&mut resp, &tv, [&kept]);
+    }
     // Clause 5.7.3.4: a retrieve asking for a map gets one holding the entity; the response
     // stays 200 since the resource is the entity, not the map.
     if let Some(u) = st.maps.for_retrieve(&tenant, &headers, flag, &e.id) {
@@ -371,10 +406,15 @@ async fn run_query(
         }
         map_use = used;
     }
-    let rendered: Vec<Value> = found.iter().map(|e| render(e, tv, rctx)).collect();
-    let total = rendered.len();
-    let page: Vec<Value> = rendered.into_iter().skip(eq.offset).take(eq.limit).collect();
-    let mut resp = respond::json(StatusCode::OK, media, rctx, Value::Array(page), headers);
+    let total = found.len();
+    let entities: Vec<&TemporalEntity> = found.iter().skip(eq.offset).take(eq.limit).collect();
+    let pages: Vec<(Kept, bool)> = entities.iter().map(|e| page_of(e, tv, rctx)).collect();
+    let body: Vec<Value> =
+        entities.iter().zip(&pages).map(|(e, (kept, _))| render(e, kept, tv, rctx)).collect();
+    let mut resp = respond::json(StatusCode::OK, media, rctx, Value::Array(body), headers);
+    if pages.iter().any(|(_, cut)| *cut) {
+        mark_partial(&mut resp, tv, pages.iter().map(|(kept, _)| kept));
+    }
     if eq.count {
         resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
     }

@@ -15,4 +15,5 @@ mod subscription_paging;
 mod subscriptions;
 mod temporal;
 mod temporal_filters;
+mod temporal_paging;
 mod temporal_requests;
