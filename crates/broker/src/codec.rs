@@ -3,11 +3,16 @@
 //! entity well under 2 KB in memory; the same bytes go to the store.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use citybrain_ngsi::model::{AttrKind, Attribute, Entity};
 use citybrain_store::WriteOp;
 use parking_lot::RwLock;
+use serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, SeqAccess, VariantAccess, Visitor,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
@@ -62,9 +67,20 @@ impl Terms {
     pub(crate) fn iri(&self, id: u32) -> Arc<str> {
         self.inner.read().iris.get(id as usize).cloned().unwrap_or_else(|| Arc::from(""))
     }
+
+    /// Runs `f` with the id → IRI table under one read lock (decoding resolves many names;
+    /// `f` must not call back into `self`, or a queued writer could deadlock it).
+    fn with_iris<R>(&self, f: impl FnOnce(&[Arc<str>]) -> R) -> R {
+        f(&self.inner.read().iris)
+    }
 }
 
-#[derive(Serialize, Deserialize)]
+fn name_of(iris: &[Arc<str>], id: u32) -> String {
+    iris.get(id as usize).map(|s| s.to_string()).unwrap_or_default()
+}
+
+/// The stored layout of a JSON value (written by `Serialize`, read back by [`JsonVal`]).
+#[derive(Serialize)]
 enum Val {
     Null,
     Bool(bool),
@@ -93,24 +109,9 @@ impl Val {
             }
         }
     }
-
-    fn into_json(self) -> Value {
-        match self {
-            Val::Null => Value::Null,
-            Val::Bool(b) => Value::Bool(b),
-            Val::I(i) => Value::Number(i.into()),
-            Val::U(u) => Value::Number(u.into()),
-            Val::F(f) => Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null),
-            Val::S(s) => Value::String(s),
-            Val::A(a) => Value::Array(a.into_iter().map(Val::into_json).collect()),
-            Val::O(o) => {
-                Value::Object(o.into_iter().map(|(k, v)| (k, v.into_json())).collect::<Map<_, _>>())
-            }
-        }
-    }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct EncAttr {
     kind: u8,
     value: Val,
@@ -124,7 +125,7 @@ struct EncAttr {
     sub: Vec<(u32, EncAttr)>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct EncEntity {
     id: String,
     types: Vec<u32>,
@@ -149,25 +150,6 @@ fn enc_attr(a: &Attribute, terms: &Terms, ops: &mut Vec<WriteOp>) -> EncAttr {
     }
 }
 
-fn dec_attr(e: EncAttr, terms: &Terms) -> Attribute {
-    Attribute {
-        kind: AttrKind::from_code(e.kind),
-        value: e.value.into_json(),
-        dataset_id: e.dataset_id,
-        observed_at: e.observed_at,
-        unit_code: e.unit_code,
-        object_type: e.object_type.map(Val::into_json),
-        created_at: e.created_at,
-        modified_at: e.modified_at,
-        extra: e.extra.into_iter().map(|(k, v)| (k, v.into_json())).collect(),
-        sub: e
-            .sub
-            .into_iter()
-            .map(|(k, s)| (terms.iri(k).to_string(), dec_attr(s, terms)))
-            .collect(),
-    }
-}
-
 /// Encodes an entity, queuing any new terms in `ops`.
 pub(crate) fn encode_entity(e: &Entity, terms: &Terms, ops: &mut Vec<WriteOp>) -> Vec<u8> {
     let enc = EncEntity {
@@ -189,20 +171,20 @@ pub(crate) fn encode_entity(e: &Entity, terms: &Terms, ops: &mut Vec<WriteOp>) -
 
 /// Decodes an entity; `None` if the bytes are corrupt.
 pub(crate) fn decode_entity(bytes: &[u8], terms: &Terms) -> Option<Entity> {
-    let enc: EncEntity = postcard::from_bytes(bytes).ok()?;
-    Some(Entity {
-        id: enc.id,
-        types: enc.types.into_iter().map(|t| terms.iri(t).to_string()).collect(),
-        scope: enc.scope,
-        created_at: enc.created_at,
-        modified_at: enc.modified_at,
-        attrs: enc
-            .attrs
-            .into_iter()
-            .map(|(k, v)| {
-                (terms.iri(k).to_string(), v.into_iter().map(|a| dec_attr(a, terms)).collect())
-            })
-            .collect::<BTreeMap<_, _>>(),
+    decode_entity_with(bytes, terms, None)
+}
+
+/// Decodes an entity with only the attributes whose term ids are in `wanted` (all when
+/// `None`); the others are stepped over without building anything. Queries use this to test
+/// their filters before paying for the whole entity.
+pub(crate) fn decode_entity_with(
+    bytes: &[u8],
+    terms: &Terms,
+    wanted: Option<&[u32]>,
+) -> Option<Entity> {
+    terms.with_iris(|iris| {
+        let mut de = postcard::Deserializer::from_bytes(bytes);
+        EntitySeed { iris, wanted }.deserialize(&mut de).ok()
     })
 }
 
@@ -228,7 +210,7 @@ pub(crate) struct Change {
     pub(crate) entity_deleted: bool,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct EncChange {
     attrs: Vec<(u32, EncAttr)>,
     deleted: Vec<(u32, Option<String>, bool)>,
@@ -253,20 +235,314 @@ pub(crate) fn encode_change(c: &Change, terms: &Terms, ops: &mut Vec<WriteOp>) -
 }
 
 pub(crate) fn decode_change(bytes: &[u8], terms: &Terms) -> Option<Change> {
-    let enc: EncChange = postcard::from_bytes(bytes).ok()?;
-    Some(Change {
-        attrs: enc
-            .attrs
-            .into_iter()
-            .map(|(k, a)| (terms.iri(k).to_string(), dec_attr(a, terms)))
-            .collect(),
-        deleted: enc
-            .deleted
-            .into_iter()
-            .map(|(k, ds, all)| (terms.iri(k).to_string(), ds, all))
-            .collect(),
-        entity_deleted: enc.entity_deleted,
-    })
+    let dec: DecChange = postcard::from_bytes(bytes).ok()?;
+    Some(terms.with_iris(|iris| Change {
+        attrs: dec.attrs.into_iter().map(|(k, a)| (name_of(iris, k), a.into_attr(iris))).collect(),
+        deleted: dec.deleted.into_iter().map(|(k, ds, all)| (name_of(iris, k), ds, all)).collect(),
+        entity_deleted: dec.entity_deleted,
+    }))
+}
+
+// ---- Decoding: straight from the stored layout into the model, without mirror values ----
+
+const VAL_VARIANTS: &[&str] = &["Null", "Bool", "I", "U", "F", "S", "A", "O"];
+
+/// A JSON value read from the [`Val`] layout.
+struct JsonVal(Value);
+
+impl<'de> Deserialize<'de> for JsonVal {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_enum("Val", VAL_VARIANTS, JsonValVisitor).map(JsonVal)
+    }
+}
+
+struct JsonValVisitor;
+
+impl<'de> Visitor<'de> for JsonValVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an encoded JSON value")
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+        let (tag, v): (u32, _) = data.variant()?;
+        Ok(match tag {
+            0 => {
+                v.unit_variant()?;
+                Value::Null
+            }
+            1 => Value::Bool(v.newtype_variant()?),
+            2 => Value::Number(v.newtype_variant::<i64>()?.into()),
+            3 => Value::Number(v.newtype_variant::<u64>()?.into()),
+            4 => Number::from_f64(v.newtype_variant()?).map_or(Value::Null, Value::Number),
+            5 => Value::String(v.newtype_variant()?),
+            6 => Value::Array(v.newtype_variant::<JsonArray>()?.0),
+            7 => Value::Object(v.newtype_variant::<JsonObject>()?.0),
+            other => return Err(de::Error::custom(format_args!("unknown value tag {other}"))),
+        })
+    }
+}
+
+struct JsonArray(Vec<Value>);
+
+impl<'de> Deserialize<'de> for JsonArray {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonArray;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an encoded JSON array")
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<JsonArray, S::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+                while let Some(JsonVal(v)) = seq.next_element()? {
+                    items.push(v);
+                }
+                Ok(JsonArray(items))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+struct JsonObject(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for JsonObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonObject;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an encoded JSON object")
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<JsonObject, S::Error> {
+                let mut map = Map::new();
+                while let Some((k, JsonVal(v))) = seq.next_element::<(String, JsonVal)>()? {
+                    map.insert(k, v);
+                }
+                Ok(JsonObject(map))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// An attribute as stored, with its values already JSON; names are still term ids.
+#[derive(Deserialize)]
+struct DecAttr {
+    kind: u8,
+    value: JsonVal,
+    dataset_id: Option<String>,
+    observed_at: Option<i64>,
+    unit_code: Option<String>,
+    object_type: Option<JsonVal>,
+    created_at: i64,
+    modified_at: i64,
+    extra: Vec<(String, JsonVal)>,
+    sub: Vec<(u32, DecAttr)>,
+}
+
+impl DecAttr {
+    fn into_attr(self, iris: &[Arc<str>]) -> Attribute {
+        Attribute {
+            kind: AttrKind::from_code(self.kind),
+            value: self.value.0,
+            dataset_id: self.dataset_id,
+            observed_at: self.observed_at,
+            unit_code: self.unit_code,
+            object_type: self.object_type.map(|v| v.0),
+            created_at: self.created_at,
+            modified_at: self.modified_at,
+            extra: self.extra.into_iter().map(|(k, v)| (k, v.0)).collect(),
+            sub: self.sub.into_iter().map(|(k, s)| (name_of(iris, k), s.into_attr(iris))).collect(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DecChange {
+    attrs: Vec<(u32, DecAttr)>,
+    deleted: Vec<(u32, Option<String>, bool)>,
+    entity_deleted: bool,
+}
+
+/// Steps over a sequence of `T` without keeping anything.
+struct SkipSeq<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for SkipSeq<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = SkipSeq<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an encoded sequence")
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<SkipSeq<T>, S::Error> {
+                while seq.next_element::<T>()?.is_some() {}
+                Ok(SkipSeq(PhantomData))
+            }
+        }
+        d.deserialize_seq(V(PhantomData))
+    }
+}
+
+/// Steps over a [`Val`], borrowing its strings instead of copying them.
+struct SkipVal;
+
+impl<'de> Deserialize<'de> for SkipVal {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SkipVal;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an encoded JSON value")
+            }
+            fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<SkipVal, A::Error> {
+                let (tag, v): (u32, _) = data.variant()?;
+                match tag {
+                    0 => v.unit_variant()?,
+                    1 => v.newtype_variant::<bool>().map(|_| ())?,
+                    2 => v.newtype_variant::<i64>().map(|_| ())?,
+                    3 => v.newtype_variant::<u64>().map(|_| ())?,
+                    4 => v.newtype_variant::<f64>().map(|_| ())?,
+                    5 => v.newtype_variant::<&'de str>().map(|_| ())?,
+                    6 => v.newtype_variant::<SkipSeq<SkipVal>>().map(|_| ())?,
+                    7 => v.newtype_variant::<SkipSeq<(&'de str, SkipVal)>>().map(|_| ())?,
+                    other => {
+                        return Err(de::Error::custom(format_args!("unknown value tag {other}")));
+                    }
+                }
+                Ok(SkipVal)
+            }
+        }
+        d.deserialize_enum("Val", VAL_VARIANTS, V)
+    }
+}
+
+/// Steps over an [`EncAttr`]; the fields mirror its layout and are never read.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct SkipAttr<'a> {
+    kind: u8,
+    value: SkipVal,
+    #[serde(borrow)]
+    dataset_id: Option<&'a str>,
+    observed_at: Option<i64>,
+    #[serde(borrow)]
+    unit_code: Option<&'a str>,
+    object_type: Option<SkipVal>,
+    created_at: i64,
+    modified_at: i64,
+    #[serde(borrow)]
+    extra: SkipSeq<(&'a str, SkipVal)>,
+    #[serde(borrow)]
+    sub: SkipSeq<(u32, SkipAttr<'a>)>,
+}
+
+/// Reads an [`EncEntity`] into an [`Entity`], keeping the attributes in `wanted`.
+#[derive(Clone, Copy)]
+struct EntitySeed<'t> {
+    iris: &'t [Arc<str>],
+    wanted: Option<&'t [u32]>,
+}
+
+impl<'de> DeserializeSeed<'de> for EntitySeed<'_> {
+    type Value = Entity;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Entity, D::Error> {
+        d.deserialize_tuple(6, self)
+    }
+}
+
+fn next<'de, T: Deserialize<'de>, S: SeqAccess<'de>>(seq: &mut S) -> Result<T, S::Error> {
+    seq.next_element()?.ok_or_else(|| de::Error::custom("truncated entity"))
+}
+
+impl<'de> Visitor<'de> for EntitySeed<'_> {
+    type Value = Entity;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an encoded entity")
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Entity, S::Error> {
+        let id: String = next(&mut seq)?;
+        let types: Vec<u32> = next(&mut seq)?;
+        let scope = next(&mut seq)?;
+        let created_at = next(&mut seq)?;
+        let modified_at = next(&mut seq)?;
+        let attrs = seq
+            .next_element_seed(AttrsSeed(self))?
+            .ok_or_else(|| de::Error::custom("truncated entity"))?;
+        Ok(Entity {
+            id,
+            types: types.into_iter().map(|t| name_of(self.iris, t)).collect(),
+            scope,
+            created_at,
+            modified_at,
+            attrs,
+        })
+    }
+}
+
+/// The attribute list of an entity.
+struct AttrsSeed<'t>(EntitySeed<'t>);
+
+impl<'de> DeserializeSeed<'de> for AttrsSeed<'_> {
+    type Value = BTreeMap<String, Vec<Attribute>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AttrsSeed<'_> {
+    type Value = BTreeMap<String, Vec<Attribute>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("encoded attributes")
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        let mut attrs = BTreeMap::new();
+        while let Some(entry) = seq.next_element_seed(AttrEntrySeed(self.0))? {
+            if let Some((name, instances)) = entry {
+                attrs.insert(name, instances);
+            }
+        }
+        Ok(attrs)
+    }
+}
+
+/// One `(term id, instances)` pair: decoded when wanted, stepped over otherwise.
+struct AttrEntrySeed<'t>(EntitySeed<'t>);
+
+impl<'de> DeserializeSeed<'de> for AttrEntrySeed<'_> {
+    type Value = Option<(String, Vec<Attribute>)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_tuple(2, self)
+    }
+}
+
+impl<'de> Visitor<'de> for AttrEntrySeed<'_> {
+    type Value = Option<(String, Vec<Attribute>)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an encoded attribute")
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        let id: u32 = next(&mut seq)?;
+        let EntitySeed { iris, wanted } = self.0;
+        if wanted.is_some_and(|w| !w.contains(&id)) {
+            next::<SkipSeq<SkipAttr<'de>>, S>(&mut seq)?;
+            return Ok(None);
+        }
+        let instances: Vec<DecAttr> = next(&mut seq)?;
+        Ok(Some((name_of(iris, id), instances.into_iter().map(|a| a.into_attr(iris)).collect())))
+    }
 }
 
 #[cfg(test)]
@@ -275,6 +551,41 @@ mod tests {
     use citybrain_ngsi::Context;
     use citybrain_ngsi::parse::parse_entity;
     use serde_json::json;
+
+    #[test]
+    fn partial_decodes_keep_only_the_wanted_attributes() {
+        let e = parse_entity(
+            &json!({"id": "urn:ngsi-ld:Thing:1", "type": ["Thing", "Other"], "scope": "/a/b",
+                "first": {"type": "Property", "value": {"deep": [1, {"x": "y"}, [true, null]]},
+                    "datasetId": "urn:ds:1", "unitCode": "C62", "note": {"type": "Property", "value": "n"},
+                    "valueType": "Measure"},
+                "link": {"type": "Relationship", "object": "urn:ngsi-ld:Road:1", "objectType": "Road"},
+                "second": {"type": "Property", "value": -2.5, "observedAt": "2024-01-01T00:00:00Z"},
+                "third": [{"type": "Property", "value": "a"}, {"type": "Property", "value": "b", "datasetId": "urn:ds:2"}]}),
+            &Context::core(),
+            1_700_000_000_000_000,
+        )
+        .unwrap();
+        let terms = Terms::default();
+        let bytes = encode_entity(&e, &terms, &mut Vec::new());
+        let names: Vec<String> = e.attrs.keys().cloned().collect();
+        // Every subset of attributes, so each one is stepped over before and after another.
+        for mask in 0..(1u32 << names.len()) {
+            let keep: Vec<&String> = names
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, n)| n)
+                .collect();
+            let wanted: Vec<u32> = keep.iter().map(|n| terms.lookup(n).unwrap()).collect();
+            let partial = decode_entity_with(&bytes, &terms, Some(&wanted)).unwrap();
+            let mut expected = e.clone();
+            expected.attrs.retain(|k, _| keep.contains(&k));
+            assert_eq!(partial, expected, "wanted {keep:?}");
+        }
+        assert_eq!(decode_entity_with(&bytes, &terms, None).unwrap(), e);
+        assert!(decode_entity(&bytes[..bytes.len() - 1], &terms).is_none(), "truncated bytes");
+    }
 
     #[test]
     fn entities_round_trip_compactly() {

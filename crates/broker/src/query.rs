@@ -126,25 +126,63 @@ fn header_matches(q: &EntityQuery, s: &TenantState, slot: u32, terms: &Terms) ->
         })
 }
 
+/// Term ids of the attributes the filters read (`attrs`, `q`, the geo-query's property), or
+/// `None` when no filter reads attributes. Unknown names are left out: no entity has them.
+fn filtered_attributes(q: &EntityQuery, terms: &Terms) -> Option<Vec<u32>> {
+    if q.attrs.is_empty() && q.q.is_none() && q.geo.is_none() {
+        return None;
+    }
+    let mut names: Vec<&str> = q.attrs.iter().map(String::as_str).collect();
+    if let Some(query) = &q.q {
+        names.extend(query.atoms().into_iter().map(|t| t.attr_iri.as_str()));
+    }
+    if let Some(g) = &q.geo {
+        names.push(&g.property);
+    }
+    let mut ids: Vec<u32> = names.into_iter().filter_map(|n| terms.lookup(n)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Some(ids)
+}
+
+/// A matching entity as the filters saw it: whole, or with only the filtered attributes.
+pub(crate) struct Match {
+    slot: u32,
+    entity: Entity,
+    complete: bool,
+}
+
+impl Match {
+    /// The whole entity (decoding the rest of it if the filters only needed a part).
+    fn into_entity(self, s: &TenantState, terms: &Terms) -> Option<Entity> {
+        if self.complete { Some(self.entity) } else { s.decode_slot(self.slot, terms) }
+    }
+}
+
 fn run(
     q: &EntityQuery,
     s: &TenantState,
     terms: &Terms,
-    mut keep: impl FnMut(Entity) -> bool,
+    mut keep: impl FnMut(Match) -> bool,
 ) -> usize {
     let mut total = 0;
     let candidates = candidates(q, s, terms);
     // Slots drawn from one type's index have that type (a one-atom expression is the atom),
     // so the header need not be decoded again unless an id pattern is to be checked.
     let check_header = q.id_pattern.is_some() || !matches!(candidates, Candidates::Borrowed(_));
+    // Filters that read attributes are tested on just those attributes; the rest of an
+    // entity is decoded only when it is kept.
+    let wanted = filtered_attributes(q, terms);
     let mut visit = |slot: u32| -> bool {
         if check_header && !header_matches(q, s, slot, terms) {
             return true;
         }
-        let Some(e) = s.decode_slot(slot, terms) else { return true };
-        if q.matches(&e) {
+        let Some(entity) = s.decode_slot_with(slot, terms, wanted.as_deref()) else {
+            return true;
+        };
+        if q.matches(&entity) {
             total += 1;
-            return keep(e);
+            return keep(Match { slot, entity, complete: wanted.is_none() });
         }
         true
     };
@@ -180,8 +218,11 @@ impl Broker {
         self.read(tenant, |s, terms| {
             let mut page = Vec::new();
             let mut seen = 0usize;
-            let total = run(q, s, terms, |e| {
-                if seen >= q.offset && page.len() < q.limit {
+            let total = run(q, s, terms, |m| {
+                if seen >= q.offset
+                    && page.len() < q.limit
+                    && let Some(e) = m.into_entity(s, terms)
+                {
                     page.push(e);
                 }
                 seen += 1;
@@ -195,8 +236,8 @@ impl Broker {
     pub fn query_ids(&self, tenant: &str, q: &EntityQuery) -> NgsiResult<Vec<String>> {
         self.read(tenant, |s, terms| {
             let mut ids = Vec::new();
-            run(q, s, terms, |e| {
-                ids.push(e.id);
+            run(q, s, terms, |m| {
+                ids.push(m.entity.id);
                 true
             });
             ids

@@ -12,7 +12,9 @@ use geo::BoundingRect;
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
 
-use crate::codec::{Change, Terms, decode_entity, encode_change, encode_entity, peek_header};
+use crate::codec::{
+    Change, Terms, decode_entity, decode_entity_with, encode_change, encode_entity, peek_header,
+};
 use crate::subscription::SubState;
 use crate::temporal::TemporalHeader;
 
@@ -83,8 +85,18 @@ impl TenantState {
     }
 
     pub(crate) fn decode_slot(&self, slot: u32, terms: &Terms) -> Option<Entity> {
+        self.decode_slot_with(slot, terms, None)
+    }
+
+    /// The entity in `slot` with only the attributes in `wanted` (term ids; all if `None`).
+    pub(crate) fn decode_slot_with(
+        &self,
+        slot: u32,
+        terms: &Terms,
+        wanted: Option<&[u32]>,
+    ) -> Option<Entity> {
         let bytes = self.slots.get(slot as usize)?.as_ref()?;
-        decode_entity(bytes, terms)
+        decode_entity_with(bytes, terms, wanted)
     }
 
     /// The encoded bytes of `slot`.

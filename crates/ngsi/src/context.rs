@@ -6,6 +6,7 @@
 //! caller through a [`DocumentSource`] (the server fetches them over HTTP with a timeout and a
 //! cache). The core context is always applied last, so its protected terms win.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, OnceLock};
 
@@ -174,8 +175,14 @@ impl Context {
     /// Compacts an IRI to the shortest term that expands to it, else to `vocab`-relative or
     /// `prefix:suffix` form, else leaves it whole.
     pub fn compact(&self, iri: &str) -> String {
+        self.compact_ref(iri).into_owned()
+    }
+
+    /// [`Context::compact`] without copying when the term is a defined term or the tail of
+    /// `iri` (the common cases when rendering).
+    pub fn compact_ref<'a>(&'a self, iri: &'a str) -> Cow<'a, str> {
         if let Some(term) = self.reverse().get(iri) {
-            return term.clone();
+            return Cow::Borrowed(term);
         }
         if let Some(vocab) = &self.vocab
             && let Some(rest) = iri.strip_prefix(vocab.as_str())
@@ -183,7 +190,7 @@ impl Context {
             && !rest.contains(':')
             && !self.terms.contains_key(rest)
         {
-            return rest.to_string();
+            return Cow::Borrowed(rest);
         }
         let mut best: Option<String> = None;
         for (prefix, prefix_iri) in self.prefixes() {
@@ -197,7 +204,7 @@ impl Context {
                 }
             }
         }
-        best.unwrap_or_else(|| iri.to_string())
+        best.map_or(Cow::Borrowed(iri), Cow::Owned)
     }
 
     fn reverse(&self) -> &HashMap<String, String> {

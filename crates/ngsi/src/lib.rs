@@ -6,7 +6,8 @@
 //! - [`context`]: JSON-LD `@context` resolution with the embedded ETSI core contexts,
 //!   term expansion and compaction.
 //! - [`parse`] / [`render`]: request bodies in, representations out (normalized, concise,
-//!   keyValues, GeoJSON).
+//!   keyValues, GeoJSON); [`render_stream`] writes the same renderings straight to a
+//!   serializer for the hot paths (query pages, retrieves).
 //! - [`query`], [`filters`], [`geo`]: the query language `q`, type expressions, `scopeQ`,
 //!   `idPattern` and geo-queries.
 //! - [`temporal`]: temporal representations and aggregation.
@@ -21,6 +22,7 @@ pub mod model;
 pub mod parse;
 pub mod query;
 pub mod render;
+pub mod render_stream;
 pub mod subscription;
 pub mod temporal;
 pub mod time;

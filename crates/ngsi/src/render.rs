@@ -2,6 +2,8 @@
 //! (simplified) representations, GeoJSON, term compaction, `sysAttrs`, `attrs`/`pick`/`omit`
 //! projection and `lang` selection of LanguageProperties.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value, json};
 
 use crate::context::Context;
@@ -106,14 +108,14 @@ pub fn render_instances(instances: &[Attribute], o: &RenderOptions<'_>) -> Value
 /// Renders one attribute instance.
 pub fn render_attribute(attr: &Attribute, o: &RenderOptions<'_>) -> Value {
     if o.format == Format::KeyValues {
-        return simplified_value(attr, o);
+        return simplified_value(attr, o).into_owned();
     }
     let mut out = Map::new();
     let (kind, member, value, lang) = member_value(attr, o);
     if o.format == Format::Normalized {
         out.insert("type".into(), Value::String(kind.name().into()));
     }
-    out.insert(member.into(), value);
+    out.insert(member.into(), value.into_owned());
     if let Some(tag) = lang {
         out.insert("lang".into(), Value::String(tag));
     }
@@ -153,22 +155,25 @@ pub fn render_attribute(attr: &Attribute, o: &RenderOptions<'_>) -> Value {
 }
 
 /// The (possibly transformed) kind, value member, value and chosen language of `attr`.
-fn member_value(
-    attr: &Attribute,
+pub(crate) fn member_value<'a>(
+    attr: &'a Attribute,
     o: &RenderOptions<'_>,
-) -> (AttrKind, &'static str, Value, Option<String>) {
+) -> (AttrKind, &'static str, Cow<'a, Value>, Option<String>) {
     match attr.kind {
         AttrKind::LanguageProperty if o.lang.is_some() => {
             let (text, tag) = pick_language(&attr.value, o.lang.unwrap_or("*"));
-            (AttrKind::Property, "value", text, Some(tag))
+            (AttrKind::Property, "value", Cow::Owned(text), Some(tag))
         }
-        AttrKind::VocabProperty => (attr.kind, "vocab", compact_vocab(&attr.value, o.ctx), None),
-        kind => (kind, kind.value_member(), attr.value.clone(), None),
+        AttrKind::VocabProperty => {
+            (attr.kind, "vocab", Cow::Owned(compact_vocab(&attr.value, o.ctx)), None)
+        }
+        kind => (kind, kind.value_member(), Cow::Borrowed(&attr.value), None),
     }
 }
 
-fn simplified_value(attr: &Attribute, o: &RenderOptions<'_>) -> Value {
-    match attr.kind {
+/// The keyValues (simplified) value of `attr`.
+pub(crate) fn simplified_value<'a>(attr: &'a Attribute, o: &RenderOptions<'_>) -> Cow<'a, Value> {
+    Cow::Owned(match attr.kind {
         AttrKind::LanguageProperty => match o.lang {
             Some(pref) => pick_language(&attr.value, pref).0,
             None => json!({ "languageMap": attr.value }),
@@ -177,11 +182,12 @@ fn simplified_value(attr: &Attribute, o: &RenderOptions<'_>) -> Value {
         AttrKind::JsonProperty => json!({ "json": attr.value }),
         AttrKind::ListProperty => json!({ "valueList": attr.value }),
         AttrKind::ListRelationship => json!({ "objectList": attr.value }),
-        _ => attr.value.clone(),
-    }
+        _ => return Cow::Borrowed(&attr.value),
+    })
 }
 
-fn compact_vocab(v: &Value, ctx: &Context) -> Value {
+/// Vocabulary terms of `v` compacted with `ctx`.
+pub(crate) fn compact_vocab(v: &Value, ctx: &Context) -> Value {
     match v {
         Value::String(s) => Value::String(ctx.compact(s)),
         Value::Array(items) => Value::Array(items.iter().map(|i| compact_vocab(i, ctx)).collect()),

@@ -13,6 +13,7 @@ use citybrain_ngsi::model::Entity;
 use citybrain_ngsi::parse::{attribute_name, is_uri, parse_entity, parse_fragment, parse_instance};
 use citybrain_ngsi::query::parse_q;
 use citybrain_ngsi::render::{Format, RenderOptions, render_entity, render_feature};
+use citybrain_ngsi::render_stream::EntityJson;
 use citybrain_ngsi::time::now_micros;
 use serde_json::{Value, json};
 
@@ -147,6 +148,44 @@ impl View {
         }
     }
 
+    /// The body of one entity rendered in `media`; JSON and JSON-LD are written straight
+    /// to bytes.
+    pub(crate) fn entity_body(
+        &self,
+        e: &Entity,
+        rctx: &RequestContext,
+        media: Media,
+        headers: &HeaderMap,
+    ) -> respond::JsonBody {
+        if media == Media::GeoJson {
+            return respond::json_body(media, rctx, self.render(e, &rctx.ctx, media), headers);
+        }
+        let o = self.options(&rctx.ctx);
+        let ctx = respond::inline_context(media, rctx, headers);
+        respond::streamed_body(media, rctx, headers, &EntityJson::new(e, &o, ctx.as_ref()))
+    }
+
+    /// The body of a list of entities rendered in `media` (a FeatureCollection for GeoJSON).
+    pub(crate) fn list_body(
+        &self,
+        entities: &[Entity],
+        rctx: &RequestContext,
+        media: Media,
+        headers: &HeaderMap,
+    ) -> respond::JsonBody {
+        if media == Media::GeoJson {
+            let features: Vec<Value> =
+                entities.iter().map(|e| self.render(e, &rctx.ctx, media)).collect();
+            let body = json!({"type": "FeatureCollection", "features": features});
+            return respond::json_body(media, rctx, body, headers);
+        }
+        let o = self.options(&rctx.ctx);
+        let ctx = respond::inline_context(media, rctx, headers);
+        let items: Vec<EntityJson<'_>> =
+            entities.iter().map(|e| EntityJson::new(e, &o, ctx.as_ref())).collect();
+        respond::streamed_body(media, rctx, headers, &items)
+    }
+
     pub(crate) fn render(&self, e: &Entity, ctx: &Context, media: Media) -> Value {
         let o = self.options(ctx);
         if media == Media::GeoJson {
@@ -270,7 +309,7 @@ fn retrieve_rendered(
         return Ok(hit);
     }
     let (entity, stamp) = st.broker.retrieve_stamped(tenant, id)?;
-    let body = respond::json_body(media, rctx, view.render(&entity, &rctx.ctx, media), headers);
+    let body = view.entity_body(&entity, rctx, media, headers);
     st.renders.put(key, stamp, rctx.ctx.clone(), body.clone());
     Ok(body)
 }
@@ -406,14 +445,7 @@ pub(crate) fn query_response(
     query: &EntityQuery,
     raw_query: Option<&str>,
 ) -> Response {
-    let items: Vec<Value> =
-        page.entities.iter().map(|e| view.render(e, &rctx.ctx, media)).collect();
-    let body = if media == Media::GeoJson {
-        json!({"type": "FeatureCollection", "features": items})
-    } else {
-        Value::Array(items)
-    };
-    let mut resp = respond::json(StatusCode::OK, media, rctx, body, headers);
+    let mut resp = view.list_body(&page.entities, rctx, media, headers).response(StatusCode::OK);
     if let Some(total) = page.total {
         resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
     }

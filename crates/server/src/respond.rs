@@ -3,6 +3,7 @@
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::contexts::RequestContext;
@@ -48,14 +49,9 @@ impl JsonBody {
     }
 }
 
-/// Serialises `body` in `media` with the request's context as Link header or body member
-/// (see [`json`]).
-pub(crate) fn json_body(
-    media: Media,
-    rctx: &RequestContext,
-    mut body: Value,
-    headers: &HeaderMap,
-) -> JsonBody {
+/// Whether the request's context goes into the body (`@context` member) rather than a Link
+/// header, and whether the client asked for a plain JSON body (`Prefer: body=json`).
+fn context_placement(media: Media, headers: &HeaderMap) -> (bool, bool) {
     let prefer_json = headers
         .get("Prefer")
         .and_then(|v| v.to_str().ok())
@@ -65,6 +61,18 @@ pub(crate) fn json_body(
         Media::GeoJson => !prefer_json,
         Media::Json => false,
     };
+    (inline, prefer_json)
+}
+
+/// Serialises `body` in `media` with the request's context as Link header or body member
+/// (see [`json`]).
+pub(crate) fn json_body(
+    media: Media,
+    rctx: &RequestContext,
+    mut body: Value,
+    headers: &HeaderMap,
+) -> JsonBody {
+    let (inline, prefer_json) = context_placement(media, headers);
     if inline {
         let ctx = rctx.body_context();
         match &mut body {
@@ -86,6 +94,32 @@ pub(crate) fn json_body(
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     let link =
         (!inline || media == Media::GeoJson && prefer_json).then(|| link_header(&rctx.link_url()));
+    JsonBody { content_type: header_value(media.content_type()), link, body: Bytes::from(bytes) }
+}
+
+/// The `@context` member each object of a JSON or JSON-LD body must carry (ld+json), or
+/// `None` when the context goes in the Link header.
+pub(crate) fn inline_context(
+    media: Media,
+    rctx: &RequestContext,
+    headers: &HeaderMap,
+) -> Option<Value> {
+    context_placement(media, headers).0.then(|| rctx.body_context())
+}
+
+/// Like [`json_body`] for a JSON or JSON-LD rendering serialised straight to bytes; the
+/// rendering carries [`inline_context`] itself.
+pub(crate) fn streamed_body(
+    media: Media,
+    rctx: &RequestContext,
+    headers: &HeaderMap,
+    body: &impl Serialize,
+) -> JsonBody {
+    debug_assert!(media != Media::GeoJson, "GeoJSON bodies go through json_body");
+    let (inline, _) = context_placement(media, headers);
+    // The renderings only hold strings and JSON values, so serialising cannot fail.
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let link = (!inline).then(|| link_header(&rctx.link_url()));
     JsonBody { content_type: header_value(media.content_type()), link, body: Bytes::from(bytes) }
 }
 
