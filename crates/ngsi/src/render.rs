@@ -212,10 +212,7 @@ pub fn pick_language(map: &Value, pref: &str) -> (Value, String) {
         if *tag == "*" {
             break;
         }
-        if let Some(v) = obj.get(*tag) {
-            return (v.clone(), (*tag).to_string());
-        }
-        if let Some((k, v)) = obj.iter().find(|(k, _)| k.split('-').next() == Some(*tag)) {
+        if let Some((k, v)) = lookup_language(obj, tag) {
             return (v.clone(), k.clone());
         }
     }
@@ -225,6 +222,34 @@ pub fn pick_language(map: &Value, pref: &str) -> (Value, String) {
     match obj.iter().next() {
         Some((k, v)) => (v.clone(), k.clone()),
         None => (Value::Null, "@none".into()),
+    }
+}
+
+/// The language map entry for one language range (RFC 4647 lookup, tags compared without
+/// regard to case): the exact tag, else a tag the range is a prefix of (`en` → `en-US`),
+/// else the range truncated a subtag at a time (`nl-BE` → `nl`).
+fn lookup_language<'m>(
+    obj: &'m Map<String, Value>,
+    range: &str,
+) -> Option<(&'m String, &'m Value)> {
+    let mut range = range;
+    let mut first = true;
+    loop {
+        if let Some(hit) = obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(range)) {
+            return Some(hit);
+        }
+        if first {
+            let longer = obj.iter().find(|(k, _)| {
+                k.len() > range.len()
+                    && k.as_bytes()[range.len()] == b'-'
+                    && k[..range.len()].eq_ignore_ascii_case(range)
+            });
+            if longer.is_some() {
+                return longer;
+            }
+            first = false;
+        }
+        range = &range[..range.rfind('-')?];
     }
 }
 

@@ -170,15 +170,16 @@ async fn query(
         // One selector is supported exactly; several are combined into an id list + type union.
         let mut type_names = Vec::new();
         for sel in entities {
-            if let Some(id) = sel.get("id").and_then(Value::as_str) {
-                query.ids.push(id.to_string());
+            let selector = crate::checks::entity_selector(sel)?;
+            if selector.ids.is_empty() {
+                if let Some(pat) = selector.id_pattern {
+                    query.id_pattern = Some(parse_id_pattern(pat)?);
+                }
+            } else {
+                // Table 5.2.33-1: id takes precedence over idPattern.
+                query.ids.extend(selector.ids);
             }
-            if let Some(pat) = sel.get("idPattern").and_then(Value::as_str) {
-                query.id_pattern = Some(parse_id_pattern(pat)?);
-            }
-            if let Some(t) = sel.get("type").and_then(Value::as_str) {
-                type_names.push(t.to_string());
-            }
+            type_names.push(selector.type_expr.to_string());
         }
         if !type_names.is_empty() {
             query.types = Some(parse_type_expr(&type_names.join(","), &expand)?);
@@ -222,6 +223,7 @@ async fn query(
         ],
     )?;
     let view = View::from_params(&vp, &ctx)?;
-    let page = st.broker.query_entities(&tenant, &query)?;
+    let ordering = crate::order::Ordering::from_body(&json, &ctx)?;
+    let page = crate::entities::ordered_page(&st, &tenant, &query, ordering.as_ref(), &ctx)?;
     Ok(query_response(&page, &view, &rctx, media, &headers, &query, None))
 }

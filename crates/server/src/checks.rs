@@ -4,6 +4,7 @@
 //! context source filter (`csf`) must be a valid filter.
 
 use citybrain_ngsi::Context;
+use citybrain_ngsi::parse::is_uri;
 use citybrain_ngsi::query::parse_q;
 use serde_json::Value;
 
@@ -135,4 +136,57 @@ pub(crate) fn projection_list(v: &Value) -> String {
         Value::String(s) => s.clone(),
         _ => String::new(),
     }
+}
+
+/// One EntitySelector of a Query body (clause 5.2.33, Table 5.2.33-1), checked.
+pub(crate) struct Selector<'a> {
+    /// The selected ids (a string or an array of strings, each a URI).
+    pub(crate) ids: Vec<String>,
+    /// The id pattern, if any (ignored when ids are given).
+    pub(crate) id_pattern: Option<&'a str>,
+    /// The mandatory type expression.
+    pub(crate) type_expr: &'a str,
+}
+
+/// Checks an EntitySelector: `type` is a mandatory string, `id` a URI or an array of URIs,
+/// `idPattern` a string.
+pub(crate) fn entity_selector(sel: &Value) -> ApiResult<Selector<'_>> {
+    let Some(obj) = sel.as_object() else {
+        return Err(ApiError::bad_data(format!("an entity selector must be an object, not {sel}")));
+    };
+    let type_expr = match obj.get("type") {
+        Some(Value::String(t)) if !t.is_empty() => t.as_str(),
+        Some(other) => {
+            return Err(ApiError::bad_data(format!(
+                "an entity selector's type must be a non-empty string, not {other}"
+            )));
+        }
+        None => return Err(ApiError::bad_data("an entity selector needs a type member")),
+    };
+    let id_list: Vec<&Value> = match obj.get("id") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one) => vec![one],
+    };
+    let mut ids = Vec::with_capacity(id_list.len());
+    for id in id_list {
+        match id.as_str() {
+            Some(s) if is_uri(s) => ids.push(s.to_string()),
+            _ => {
+                return Err(ApiError::bad_data(format!(
+                    "an entity selector's id must be a URI or an array of URIs, found {id}"
+                )));
+            }
+        }
+    }
+    let id_pattern = match obj.get("idPattern") {
+        None => None,
+        Some(Value::String(p)) => Some(p.as_str()),
+        Some(other) => {
+            return Err(ApiError::bad_data(format!(
+                "an entity selector's idPattern must be a string, not {other}"
+            )));
+        }
+    };
+    Ok(Selector { ids, id_pattern, type_expr })
 }

@@ -69,6 +69,8 @@ pub(crate) const QUERY_PARAMS: &[&str] = &[
     "containedBy",
     "entityMap",
     "orderBy",
+    "orderFrom",
+    "collation",
     "collect",
     "expandValues",
     "doNotCompact",
@@ -104,8 +106,8 @@ impl View {
             let a = p.list("attrs");
             (!a.is_empty()).then(|| a.iter().map(|n| ctx.expand(n)).collect())
         };
-        let pick = p.list("pick");
-        let omit_raw = p.list("omit");
+        let pick = projection_terms(p, "pick")?;
+        let omit_raw = projection_terms(p, "omit")?;
         if !pick.is_empty() && !omit_raw.is_empty() {
             return Err(ApiError::bad_data("pick and omit cannot be used together"));
         }
@@ -196,6 +198,24 @@ impl View {
     }
 }
 
+/// The members of a `pick`/`omit` projection (clause 4.21): a comma or a pipe separates
+/// them, and an empty member is a violation of the grammar.
+fn projection_terms(p: &Params, name: &str) -> ApiResult<Vec<String>> {
+    let mut terms = Vec::new();
+    for value in p.all(name) {
+        for term in value.split([',', '|']) {
+            let term = term.trim();
+            if term.is_empty() {
+                return Err(ApiError::bad_data(format!(
+                    "{name}='{value}' has an empty member; members are separated by ',' or '|'"
+                )));
+            }
+            terms.push(term.to_string());
+        }
+    }
+    Ok(terms)
+}
+
 /// POST /entities
 pub(crate) async fn create(
     State(st): State<AppState>,
@@ -236,7 +256,8 @@ pub(crate) async fn retrieve(
     let view = View::from_params(&p, &rctx.ctx)?;
     let join = crate::join::parse(&p)?;
     let map_flag = p.flag("entityMap")?;
-    if join.is_none() && p.get("type").is_none() {
+    let version = preferred_version(&headers);
+    if join.is_none() && p.get("type").is_none() && version.is_none() {
         let mut resp =
             retrieve_rendered(&st, &tenant, &id, q.as_deref(), &headers, &view, &rctx, media)?
                 .response(StatusCode::OK);
@@ -268,11 +289,57 @@ pub(crate) async fn retrieve(
             .remove(0),
         None => view.render(&entity, &rctx.ctx, media),
     };
-    let mut resp = respond::json(StatusCode::OK, media, &rctx, body, &headers);
+    let mut body = body;
+    let altered = version.as_ref().is_some_and(|(_, v)| downgrade(&mut body, *v));
+    let status = if altered { StatusCode::NON_AUTHORITATIVE_INFORMATION } else { StatusCode::OK };
+    let mut resp = respond::json(status, media, &rctx, body, &headers);
+    if let Some((text, _)) = version {
+        resp.headers_mut().insert("Preference-Applied", header_value(&format!("ngsi-ld={text}")));
+    }
     if let Some(u) = st.maps.for_retrieve(&tenant, &headers, map_flag, &id) {
         u.mark(&mut resp, false);
     }
     Ok(resp)
+}
+
+/// The specification version a consumer can interpret (clause 4.3.6.8), from
+/// `Prefer: ngsi-ld=<major>.<minor>` (RFC 7240): the text as sent and the parsed pair.
+fn preferred_version(headers: &HeaderMap) -> Option<(String, (u32, u32))> {
+    headers.get_all("Prefer").iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        v.split([',', ';']).find_map(|pref| {
+            let text = pref.trim().strip_prefix("ngsi-ld=")?.trim_matches('"');
+            let (major, minor) = text.split_once('.')?;
+            Some((text.to_string(), (major.parse().ok()?, minor.parse().ok()?)))
+        })
+    })
+}
+
+/// Amends a rendered entity for a consumer of an earlier specification version (clause
+/// 4.3.6.8, Table 4.3.6.8-1): a VocabProperty (introduced in 1.8) is reformatted as a
+/// Property holding the vocab term as its value. Returns whether anything changed.
+fn downgrade(body: &mut Value, version: (u32, u32)) -> bool {
+    if version >= (1, 8) {
+        return false;
+    }
+    let Some(obj) = body.as_object_mut() else { return false };
+    let mut altered = false;
+    for attr in obj.values_mut() {
+        let instances: Vec<&mut Value> = match attr {
+            Value::Array(items) => items.iter_mut().collect(),
+            other => vec![other],
+        };
+        for inst in instances {
+            let Some(inst) = inst.as_object_mut() else { continue };
+            if inst.get("type").and_then(Value::as_str) == Some("VocabProperty") {
+                inst.insert("type".into(), Value::String("Property".into()));
+                if let Some(v) = inst.remove("vocab") {
+                    inst.insert("value".into(), v);
+                }
+                altered = true;
+            }
+        }
+    }
+    altered
 }
 
 /// Clause 5.7.1.4 request checks of a retrieve: `geometryProperty` only with a GeoJSON
@@ -413,10 +480,11 @@ pub(crate) async fn query(
     let mut query = entity_query(&p, &rctx.ctx, true)?;
     let join = crate::join::parse(&p)?;
     let map_flag = p.flag("entityMap")?;
+    let ordering = crate::order::Ordering::from_params(&p, &rctx.ctx)?;
     let (page, map_use) = if crate::entity_maps::EntityMaps::requested(&headers, map_flag) {
         crate::entity_maps::query_page(&st, &tenant, &headers, map_flag, &mut query)?
     } else {
-        (st.broker.query_entities(&tenant, &query)?, None)
+        (ordered_page(&st, &tenant, &query, ordering.as_ref(), &rctx.ctx)?, None)
     };
     let mut resp = if let Some(j) = join {
         let items =
@@ -433,6 +501,39 @@ pub(crate) async fn query(
         u.mark(&mut resp, true);
     }
     Ok(resp)
+}
+
+/// One page of a query. With an ordering, or a `q` querying into linked entities (which
+/// the broker cannot decide), every candidate is fetched, filtered and sorted here before
+/// the page is cut.
+pub(crate) fn ordered_page(
+    st: &AppState,
+    tenant: &str,
+    query: &EntityQuery,
+    ordering: Option<&crate::order::Ordering>,
+    ctx: &Context,
+) -> ApiResult<citybrain_broker::QueryPage> {
+    let linked_q = query.q.as_ref().filter(|q| crate::join::has_linked_terms(q));
+    if ordering.is_none() && linked_q.is_none() {
+        return Ok(st.broker.query_entities(tenant, query)?);
+    }
+    let all = EntityQuery {
+        limit: usize::MAX,
+        offset: 0,
+        count: false,
+        q: if linked_q.is_some() { None } else { query.q.clone() },
+        ..query.clone()
+    };
+    let mut entities = st.broker.query_entities(tenant, &all)?.entities;
+    if let Some(q) = linked_q {
+        entities.retain(|e| crate::join::linked_matches(&st.broker, tenant, q, e, ctx));
+    }
+    if let Some(ordering) = ordering {
+        ordering.sort(&mut entities);
+    }
+    let total = entities.len();
+    let page = entities.into_iter().skip(query.offset).take(query.limit).collect();
+    Ok(citybrain_broker::QueryPage { entities: page, total: query.count.then_some(total) })
 }
 
 /// Renders a page of entities with count and pagination headers.

@@ -188,6 +188,11 @@ impl Params {
         self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
+    /// Every value of `name`, in request order.
+    pub(crate) fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pairs.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
     /// Comma-separated list values of `name`, repeated parameters concatenated.
     pub(crate) fn list(&self, name: &str) -> Vec<String> {
         self.pairs

@@ -14,6 +14,7 @@ mod entity_maps;
 mod http;
 mod join;
 mod notify;
+mod order;
 mod problem;
 mod render_cache;
 mod respond;
