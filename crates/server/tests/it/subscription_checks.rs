@@ -248,8 +248,9 @@ async fn notified_after_name_update(notification_extra: Value, building: &str) -
     sub["notification"]["endpoint"]["uri"] = json!(uri);
     assert_eq!(hub.post_json("/subscriptions", &sub).await.status(), 201);
     let name = json!({"name": {"type": "Property", "value": "Tour Eiffel"}});
+    // Appending the attribute (POST …/attrs), as the files' "Update Entity Attributes" does.
     let r = hub
-        .send(Method::PATCH, &format!("/entities/{building}/attrs"), "application/json", &name)
+        .send(Method::POST, &format!("/entities/{building}/attrs"), "application/json", &name)
         .await;
     assert_eq!(r.status(), 204);
     let (_, n) = next(&mut rx, 5).await.expect("a notification");
