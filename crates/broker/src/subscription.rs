@@ -15,7 +15,7 @@ use citybrain_ngsi::error::{NgsiError, NgsiResult};
 use citybrain_ngsi::model::{AttrKind, Attribute, Entity};
 use citybrain_ngsi::query::{Query, matches};
 use citybrain_ngsi::render::{Format, RenderOptions, render_entity};
-use citybrain_ngsi::subscription::{Endpoint, Subscription};
+use citybrain_ngsi::subscription::{Endpoint, NotificationJoin, Subscription};
 use citybrain_ngsi::time::{format_datetime, now_micros};
 use citybrain_store::WriteOp;
 use parking_lot::Mutex;
@@ -403,8 +403,14 @@ fn job_for(
             let hit = has("entityDeleted")
                 || (has("attributeDeleted") && before.attrs.keys().any(watched));
             hit.then(|| {
-                let deleted: Vec<String> =
-                    before.attrs.keys().filter(|n| watched(n)).cloned().collect();
+                // An entityDeleted notification is the entity's id, type and deletedAt; its
+                // attributes are shown nulled only with showChanges (which adds their previous
+                // values) or for an attributeDeleted subscription.
+                let deleted: Vec<String> = if has("entityDeleted") && !sub.show_changes {
+                    Vec::new()
+                } else {
+                    before.attrs.keys().filter(|n| watched(n)).cloned().collect()
+                };
                 let mut shell = before.clone();
                 shell.attrs.clear();
                 Job {
@@ -522,6 +528,101 @@ impl SubState {
     }
 }
 
+/// Adds the entities linked from the notified ones (`notification.join`).
+struct Linker<'a> {
+    broker: Broker,
+    tenant: &'a str,
+    sub: &'a Subscription,
+}
+
+impl Linker<'_> {
+    /// Linked entities are shown whole, in the subscription's format.
+    fn options<'c>(&'c self, ctx: &'c Context) -> RenderOptions<'c> {
+        RenderOptions {
+            ctx,
+            format: self.sub.format,
+            sys_attrs: self.sub.sys_attrs,
+            attrs: None,
+            omit: &[],
+            pick_core: None,
+            lang: self.sub.lang.as_deref(),
+        }
+    }
+
+    fn join(&self, join: NotificationJoin, jobs: &[Job], data: &mut Vec<Value>, ctx: &Context) {
+        if join.inline {
+            for (job, out) in jobs.iter().zip(data.iter_mut()) {
+                self.inline(&job.entity, out, join.level, ctx);
+            }
+            return;
+        }
+        let mut seen: std::collections::HashSet<String> =
+            jobs.iter().map(|j| j.entity.id.clone()).collect();
+        let mut frontier: Vec<Entity> = jobs.iter().map(|j| j.entity.clone()).collect();
+        for _ in 0..join.level {
+            let mut next = Vec::new();
+            for e in &frontier {
+                for (_, id) in link_targets(e) {
+                    if seen.insert(id.clone())
+                        && let Ok(t) = self.broker.retrieve_entity(self.tenant, &id)
+                    {
+                        data.push(Value::Object(render_entity(&t, &self.options(ctx))));
+                        next.push(t);
+                    }
+                }
+            }
+            frontier = next;
+        }
+    }
+
+    fn inline(&self, e: &Entity, out: &mut Value, level: usize, ctx: &Context) {
+        if level == 0 {
+            return;
+        }
+        for (name, id) in link_targets(e) {
+            let Ok(t) = self.broker.retrieve_entity(self.tenant, &id) else { continue };
+            let mut linked = Value::Object(render_entity(&t, &self.options(ctx)));
+            self.inline(&t, &mut linked, level - 1, ctx);
+            let Some(slot) = out.get_mut(ctx.compact(&name)) else { continue };
+            match (self.sub.format, slot) {
+                (Format::KeyValues, slot) => *slot = linked,
+                (_, Value::Object(attr)) => {
+                    attr.insert("entity".into(), linked);
+                }
+                (_, Value::Array(items)) => {
+                    for item in items.iter_mut() {
+                        if item.get("object").and_then(Value::as_str) == Some(id.as_str())
+                            && let Value::Object(attr) = item
+                        {
+                            attr.insert("entity".into(), linked.clone());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// (attribute, target id) of every relationship of `e`.
+fn link_targets(e: &Entity) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (name, list) in &e.attrs {
+        for a in list {
+            let ids: Vec<&str> = match (a.kind, &a.value) {
+                (AttrKind::Relationship, Value::String(s)) => vec![s.as_str()],
+                (AttrKind::Relationship | AttrKind::ListRelationship, Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|v| v.as_str().or_else(|| v.get("object").and_then(Value::as_str)))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            out.extend(ids.into_iter().map(|id| (name.clone(), id.to_string())));
+        }
+    }
+    out
+}
+
 /// Sends the notifications of one subscription, in order.
 struct Worker {
     sub: Subscription,
@@ -584,7 +685,11 @@ impl Worker {
         let ctx = self.context().await;
         let accept = self.sub.endpoint.accept.clone().unwrap_or_else(|| "application/json".into());
         let ld = accept == "application/ld+json";
-        let data: Vec<Value> = jobs.iter().map(|j| self.render(j, &ctx)).collect();
+        let mut data: Vec<Value> = jobs.iter().map(|j| self.render(j, &ctx)).collect();
+        if let (Some(join), Some(inner)) = (self.sub.join, self.inner.upgrade()) {
+            let linker = Linker { broker: Broker { inner }, tenant: &self.tenant, sub: &self.sub };
+            linker.join(join, &jobs, &mut data, &ctx);
+        }
         let mut body = json!({
             "id": format!("urn:ngsi-ld:Notification:{}", uuid::Uuid::new_v4()),
             "type": "Notification",
@@ -597,7 +702,16 @@ impl Worker {
             .link_url()
             .unwrap_or_else(|| citybrain_ngsi::context::CORE_CONTEXT_URL.to_string());
         if ld {
+            // JSON-LD notifications carry the context on the notification and on every
+            // notified entity, so each entity in `data` stands on its own.
             let ctx_value = self.raw_context.clone().unwrap_or_else(|| Value::String(link.clone()));
+            if let Some(Value::Array(items)) = body.get_mut("data") {
+                for item in items {
+                    if let Value::Object(m) = item {
+                        m.insert("@context".into(), ctx_value.clone());
+                    }
+                }
+            }
             body["@context"] = ctx_value;
         }
         let sink = self.inner.upgrade().and_then(|i| i.sink.get().cloned());
@@ -640,17 +754,22 @@ impl Worker {
     }
 
     fn render(&self, job: &Job, ctx: &Context) -> Value {
-        let attrs = (!self.sub.attributes.is_empty()).then_some(self.sub.attributes.as_slice());
+        let attrs = match &self.sub.pick {
+            Some((picked, _)) => Some(picked.as_slice()),
+            None => (!self.sub.attributes.is_empty()).then_some(self.sub.attributes.as_slice()),
+        };
         let o = RenderOptions {
             ctx,
             format: self.sub.format,
             sys_attrs: self.sub.sys_attrs,
             attrs,
-            omit: &[],
-            pick_core: None,
+            omit: &self.sub.omit,
+            pick_core: self.sub.pick.as_ref().map(|(_, core)| *core),
             lang: self.sub.lang.as_deref(),
         };
-        let mut out: Map<String, Value> = render_entity(&job.entity, &o);
+        let mut shown = job.entity.clone();
+        self.sub.filter_datasets(&mut shown);
+        let mut out: Map<String, Value> = render_entity(&shown, &o);
         if let Some(t) = job.entity_deleted {
             out.insert("deletedAt".into(), Value::String(format_datetime(t)));
         }
@@ -664,7 +783,9 @@ impl Worker {
             }
             let old = previous_of(name);
             let kind = old.map_or(AttrKind::Property, |a| a.kind);
-            let null_value = if kind == AttrKind::LanguageProperty {
+            // A deleted LanguageProperty keeps the shape of a language map; when the whole
+            // entity is gone every attribute is nulled with the plain null URI.
+            let null_value = if kind == AttrKind::LanguageProperty && job.entity_deleted.is_none() {
                 json!({"@none": NULL_URI})
             } else {
                 Value::String(NULL_URI.into())

@@ -50,6 +50,16 @@ pub struct Endpoint {
     pub raw: Value,
 }
 
+/// Linked entities added to notifications (`notification.join`, clause 4.5.23).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotificationJoin {
+    /// `inline`: targets are embedded in the relationship; otherwise (`flat`) appended
+    /// to `data`.
+    pub inline: bool,
+    /// `joinLevel`: how many relationship hops are followed.
+    pub level: usize,
+}
+
 /// A parsed subscription with expanded names.
 #[derive(Debug, Clone)]
 pub struct Subscription {
@@ -91,6 +101,15 @@ pub struct Subscription {
     pub lang: Option<String>,
     /// `jsonldContext` given by the subscriber.
     pub jsonld_context: Option<String>,
+    /// `notification.pick` of attributes (expanded) and whether `id`/`type` are kept.
+    pub pick: Option<(Vec<String>, (bool, bool))>,
+    /// `notification.omit`: `id`, `type`, `scope` or expanded attribute names.
+    pub omit: Vec<String>,
+    /// `notification.join` / `joinLevel`.
+    pub join: Option<NotificationJoin>,
+    /// `datasetId`: the attribute instances notified (`@none` = the default instance);
+    /// empty = every instance.
+    pub dataset_ids: Vec<String>,
     /// Members given that are echoed back verbatim (name, description, …).
     pub echo: Map<String, Value>,
 }
@@ -110,6 +129,56 @@ fn string_list(v: &Value, what: &str) -> NgsiResult<Vec<String>> {
             i.as_str().map(str::to_string).ok_or_else(|| bad(format!("'{what}' must hold strings")))
         })
         .collect()
+}
+
+/// A `KeyValuePair` array (clause 5.2.22): every item an object with string `key` and `value`.
+fn key_value_pairs(v: &Value, what: &str) -> NgsiResult<Vec<(String, String)>> {
+    let items = v.as_array().ok_or_else(|| bad(format!("'{what}' must be an array")))?;
+    items
+        .iter()
+        .map(|item| {
+            let field = |name: &str| {
+                item.get(name)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| bad(format!("every '{what}' item needs a string '{name}'")))
+            };
+            Ok((field("key")?, field("value")?))
+        })
+        .collect()
+}
+
+/// `pick` / `omit` of NotificationParams: a non-empty array of strings or a comma list.
+fn projection_list(v: &Value, what: &str) -> NgsiResult<Vec<String>> {
+    let names: Vec<String> = match v {
+        Value::String(s) => s.split(',').map(|p| p.trim().to_string()).collect(),
+        other => string_list(other, &format!("notification {what}"))?,
+    };
+    if names.is_empty() || names.iter().any(String::is_empty) {
+        return Err(bad(format!("notification '{what}' must name at least one member")));
+    }
+    Ok(names)
+}
+
+/// Decodes `%XX` escapes (UTF-8); text without a valid escape is returned unchanged.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
 }
 
 fn number(v: &Value, what: &str) -> NgsiResult<f64> {
@@ -156,6 +225,10 @@ impl Subscription {
             endpoint: Endpoint::default(),
             lang: None,
             jsonld_context: None,
+            dataset_ids: Vec::new(),
+            join: None,
+            pick: None,
+            omit: Vec::new(),
             echo: Map::new(),
         };
         let mut has_notification = false;
@@ -165,7 +238,8 @@ impl Subscription {
         if !has_notification {
             return Err(bad("a subscription needs 'notification'"));
         }
-        sub.validate(now)?;
+        sub.check_expiry_given(map, now)?;
+        sub.validate()?;
         Ok(sub)
     }
 
@@ -194,7 +268,8 @@ impl Subscription {
                 _ => next.apply(key, v, ctx, &mut has_notification)?,
             }
         }
-        next.validate(now)?;
+        next.check_expiry_given(map, now)?;
+        next.validate()?;
         *self = next;
         Ok(())
     }
@@ -229,7 +304,9 @@ impl Subscription {
             }
             "q" => {
                 let text = v.as_str().ok_or_else(|| bad("'q' must be a string"))?;
-                self.q = Some((text.to_string(), parse_q(text, &expand)?));
+                // Clients often send the q they would put in a URL, percent-encoded.
+                let decoded = percent_decode(text);
+                self.q = Some((text.to_string(), parse_q(&decoded, &expand)?));
             }
             "geoQ" => {
                 let g = v.as_object().ok_or_else(|| bad("'geoQ' must be an object"))?;
@@ -287,10 +364,29 @@ impl Subscription {
                 *has_notification = true;
                 self.parse_notification(v, ctx)?;
             }
-            "subscriptionName" | "description" | "csf" | "temporalQ" | "scope" => {
+            "csf" => {
+                let text = v.as_str().ok_or_else(|| bad("'csf' must be a string"))?;
+                parse_q(text, &expand)
+                    .map_err(|e| bad(format!("'csf' is not a valid query: {}", e.detail)))?;
                 self.echo.insert(key.into(), v.clone());
             }
-            other => return Err(bad(format!("unknown subscription member '{other}'"))),
+            "datasetId" => {
+                let ids = match v {
+                    Value::String(s) => vec![s.clone()],
+                    other => string_list(other, key)?,
+                };
+                if let Some(id) = ids.iter().find(|i| *i != "@none" && !is_uri(i)) {
+                    return Err(bad(format!("'datasetId' member '{id}' is not a URI")));
+                }
+                self.dataset_ids = ids;
+                self.echo.insert(key.into(), v.clone());
+            }
+            "subscriptionName" | "description" | "temporalQ" | "scope" => {
+                self.echo.insert(key.into(), v.clone());
+            }
+            // Members outside clause 5.2.12 are not part of the subscription: they are
+            // neither stored nor served back (read-only members above are ignored the same way).
+            _ => {}
         }
         Ok(())
     }
@@ -320,19 +416,12 @@ impl Subscription {
         {
             return Err(bad(format!("endpoint accept '{a}' is not supported")));
         }
-        let mut receiver_info = Vec::new();
-        if let Some(info) = endpoint.get("receiverInfo") {
-            for item in info.as_array().ok_or_else(|| bad("'receiverInfo' must be an array"))? {
-                let k = item
-                    .get("key")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| bad("receiverInfo items need 'key'"))?;
-                let val = item
-                    .get("value")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| bad("receiverInfo items need 'value'"))?;
-                receiver_info.push((k.to_string(), val.to_string()));
-            }
+        let receiver_info = match endpoint.get("receiverInfo") {
+            Some(info) => key_value_pairs(info, "receiverInfo")?,
+            None => Vec::new(),
+        };
+        if let Some(info) = endpoint.get("notifierInfo") {
+            key_value_pairs(info, "notifierInfo")?;
         }
         self.endpoint = Endpoint {
             uri: uri.to_string(),
@@ -360,6 +449,46 @@ impl Subscription {
         };
         self.sys_attrs = n.get("sysAttrs").and_then(Value::as_bool).unwrap_or(false);
         self.show_changes = n.get("showChanges").and_then(Value::as_bool).unwrap_or(false);
+        if self.show_changes && self.format == Format::KeyValues {
+            return Err(bad("notification 'showChanges' cannot be true with the keyValues format"));
+        }
+        let level = match n.get("joinLevel") {
+            None => 1,
+            Some(v) => v
+                .as_u64()
+                .filter(|l| *l >= 1)
+                .and_then(|l| usize::try_from(l).ok())
+                .ok_or_else(|| bad("notification 'joinLevel' must be a positive integer"))?,
+        };
+        self.join = match n.get("join") {
+            None => None,
+            Some(v) => match v.as_str() {
+                Some("@none") => None,
+                Some("flat") => Some(NotificationJoin { inline: false, level }),
+                Some("inline") => Some(NotificationJoin { inline: true, level }),
+                _ => return Err(bad("notification 'join' must be flat, inline or @none")),
+            },
+        };
+        let pick = n.get("pick").map(|p| projection_list(p, "pick")).transpose()?;
+        let omit = n.get("omit").map(|o| projection_list(o, "omit")).transpose()?;
+        if (pick.is_some() || omit.is_some()) && n.contains_key("attributes") {
+            return Err(bad("notification 'attributes' cannot be combined with 'pick' or 'omit'"));
+        }
+        if let (Some(pick), Some(omit)) = (&pick, &omit)
+            && let Some(both) = pick.iter().find(|p| omit.contains(p))
+        {
+            return Err(bad(format!("'{both}' is named by both notification 'pick' and 'omit'")));
+        }
+        let core = |n: &String| n == "id" || n == "type";
+        self.pick = pick.map(|names| {
+            let attrs = names.iter().filter(|n| !core(n)).map(|n| ctx.expand(n)).collect();
+            (attrs, (names.iter().any(|n| n == "id"), names.iter().any(|n| n == "type")))
+        });
+        self.omit = omit
+            .unwrap_or_default()
+            .iter()
+            .map(|n| if core(n) || n == "scope" { n.clone() } else { ctx.expand(n) })
+            .collect();
         for (k, val) in n {
             if ![
                 "attributes",
@@ -390,7 +519,15 @@ impl Subscription {
         Ok(())
     }
 
-    fn validate(&self, now: Micros) -> NgsiResult<()> {
+    /// Clause 5.8.1.4 / 5.8.2.4: an `expiresAt` given in a request must lie in the future.
+    fn check_expiry_given(&self, doc: &Map<String, Value>, now: Micros) -> NgsiResult<()> {
+        if doc.contains_key("expiresAt") && self.expires_at.is_some_and(|t| t <= now) {
+            return Err(bad("'expiresAt' must be a DateTime in the future"));
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> NgsiResult<()> {
         if self.entities.is_empty() && self.watched.is_empty() {
             return Err(bad("a subscription needs 'entities' or 'watchedAttributes'"));
         }
@@ -398,9 +535,6 @@ impl Subscription {
             return Err(bad(
                 "timeInterval cannot be combined with watchedAttributes or throttling",
             ));
-        }
-        if self.expires_at.is_some_and(|t| t <= now) && self.echo.contains_key("expiresAt") {
-            // An already expired subscription is accepted but never notifies (status expired).
         }
         Ok(())
     }
@@ -498,6 +632,24 @@ impl Subscription {
         m.insert("notification".into(), self.notification_json(ctx));
         m.insert("status".into(), Value::String(self.status(now).into()));
         m
+    }
+
+    /// Keeps the attribute instances `datasetId` selects (clause 4.5.5); attributes left
+    /// without an instance are dropped. Without `datasetId` the entity is unchanged.
+    pub fn filter_datasets(&self, entity: &mut Entity) {
+        if self.dataset_ids.is_empty() {
+            return;
+        }
+        let wanted = |a: &crate::model::Attribute| {
+            self.dataset_ids.iter().any(|d| match &a.dataset_id {
+                Some(id) => id == d,
+                None => d == "@none",
+            })
+        };
+        for list in entity.attrs.values_mut() {
+            list.retain(wanted);
+        }
+        entity.attrs.retain(|_, list| !list.is_empty());
     }
 
     /// Whether the subscription selects `entity` (entities, q, geoQ, scopeQ).
@@ -602,5 +754,48 @@ mod tests {
         for c in cases {
             assert!(sub(c.clone()).is_err(), "accepted {c}");
         }
+    }
+
+    #[test]
+    fn percent_encoded_q_is_decoded() {
+        assert_eq!(percent_decode("name==\"Eiffel%20Tower\""), "name==\"Eiffel Tower\"");
+        assert_eq!(percent_decode("a==100%"), "a==100%");
+        assert_eq!(percent_decode("a==%zz"), "a==%zz");
+        let s = sub(json!({"type": "Subscription", "entities": [{"type": "B"}], "q": "name==\"Eiffel%20Tower\"",
+            "notification": {"endpoint": {"uri": "http://x/n"}}}))
+        .unwrap();
+        let ctx = Context::core();
+        let e =
+            parse_entity(&json!({"id": "urn:a:1", "type": "B", "name": "Eiffel Tower"}), &ctx, 0)
+                .unwrap();
+        assert!(s.selects(&e, &|q: &Query, e: &Entity| crate::query::matches(q, e)));
+        // The q is served back as given.
+        assert_eq!(Value::Object(s.render(&ctx, 0))["q"], "name==\"Eiffel%20Tower\"");
+    }
+
+    #[test]
+    fn dataset_ids_select_instances() {
+        let s = sub(json!({"type": "Subscription", "entities": [{"type": "B"}], "datasetId": ["urn:d:fr", "@none"],
+            "notification": {"endpoint": {"uri": "http://x/n"}}}))
+        .unwrap();
+        let ctx = Context::core();
+        let mut e = parse_entity(
+            &json!({"id": "urn:a:1", "type": "B",
+                "name": [{"type": "Property", "value": "default"},
+                         {"type": "Property", "value": "fr", "datasetId": "urn:d:fr"},
+                         {"type": "Property", "value": "de", "datasetId": "urn:d:de"}],
+                "other": {"type": "Property", "value": 1, "datasetId": "urn:d:de"}}),
+            &ctx,
+            0,
+        )
+        .unwrap();
+        s.filter_datasets(&mut e);
+        let name = ctx.expand("name");
+        let values: Vec<&Value> = e.attrs[&name].iter().map(|a| &a.value).collect();
+        assert_eq!(values, [&json!("default"), &json!("fr")]);
+        assert!(!e.attrs.contains_key(&ctx.expand("other")));
+        assert!(sub(json!({"type": "Subscription", "entities": [{"type": "B"}], "datasetId": ["not a uri"],
+            "notification": {"endpoint": {"uri": "http://x/n"}}}))
+        .is_err());
     }
 }

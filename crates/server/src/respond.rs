@@ -49,6 +49,29 @@ impl JsonBody {
     }
 }
 
+/// The NGSI-LD version a client prefers (clause 6.3.6, `Prefer: ngsi-ld=<version>`), read
+/// as RFC 7240 allows: preferences are comma-separated, names case-insensitive, values a
+/// token or a quoted string, and parameters after `;` do not change the preference.
+pub(crate) fn version_preference(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all("Prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|pref| {
+            let head = pref.split(';').next().unwrap_or_default();
+            let (name, value) = head.split_once('=')?;
+            if !name.trim().eq_ignore_ascii_case("ngsi-ld") {
+                return None;
+            }
+            let value = value.trim();
+            let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+            let well_formed = !value.is_empty()
+                && value.split('.').all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            well_formed.then(|| value.to_string())
+        })
+}
+
 /// Whether the request's context goes into the body (`@context` member) rather than a Link
 /// header, and whether the client asked for a plain JSON body (`Prefer: body=json`).
 fn context_placement(media: Media, headers: &HeaderMap) -> (bool, bool) {

@@ -37,6 +37,7 @@ pub(crate) async fn create(
     let json = parse_json(&body)?;
     let rctx = st.contexts.for_body(&headers, &json, bt).await?;
     let sub = Subscription::parse(&json, &rctx.ctx, &Broker::new_subscription_id(), now_micros())?;
+    check_jsonld_context(&st, &sub).await?;
     let raw = rctx
         .raw
         .clone()
@@ -46,6 +47,15 @@ pub(crate) async fn create(
     resp.headers_mut()
         .insert(header::LOCATION, header_value(&format!("/ngsi-ld/v1/subscriptions/{id}")));
     Ok(resp)
+}
+
+/// A `jsonldContext` must be retrievable: notifications are compacted with it (clause
+/// 5.8.1.4 raises LdContextNotAvailable otherwise).
+async fn check_jsonld_context(st: &AppState, sub: &Subscription) -> ApiResult<()> {
+    if let Some(url) = &sub.jsonld_context {
+        st.contexts.resolve(&Value::String(url.clone())).await?;
+    }
+    Ok(())
 }
 
 fn render(view: &SubscriptionView, ctx: &Context) -> Value {
@@ -84,7 +94,14 @@ pub(crate) async fn retrieve(
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
     let view = st.broker.get_subscription(&tenant, &id)?;
-    Ok(respond::json(StatusCode::OK, media, &rctx, render(&view, &rctx.ctx), &headers))
+    let mut resp = respond::json(StatusCode::OK, media, &rctx, render(&view, &rctx.ctx), &headers);
+    // A Subscription has no version fallbacks (clause 4.3.6.8 covers Entity data only):
+    // the preferred version is applied by serving the subscription unaltered.
+    if let Some(version) = respond::version_preference(&headers) {
+        resp.headers_mut()
+            .insert("Preference-Applied", header_value(&format!("ngsi-ld={version}")));
+    }
+    Ok(resp)
 }
 
 /// GET /subscriptions
@@ -133,6 +150,11 @@ pub(crate) async fn update(
     }
     let rctx = st.contexts.for_body(&headers, &json, bt).await?;
     let ctx = rctx.ctx.clone();
+    if let Some(url) = json.get("jsonldContext").and_then(Value::as_str)
+        && is_uri(url)
+    {
+        st.contexts.resolve(&Value::String(url.to_string())).await?;
+    }
     st.broker
         .update_subscription(&tenant, &id, |sub| sub.update(&json, &ctx, now_micros()))
         .await?;

@@ -12,6 +12,7 @@ mod expand_values;
 mod query;
 mod request_checks;
 mod show_changes;
+mod subscription_checks;
 mod subscription_paging;
 mod subscriptions;
 mod temporal;

@@ -111,3 +111,34 @@ async fn without_show_changes_no_previous_members() {
         "{n}"
     );
 }
+
+#[tokio::test]
+async fn entity_deletion_nulls_every_attribute_with_the_null_uri() {
+    // 046_37: on entityDeleted with showChanges every attribute, a LanguageProperty too,
+    // is notified with the plain null URI and its previous value.
+    let hub = Hub::start().await;
+    let (uri, mut rx) = receiver(Duration::ZERO).await;
+    let sub = json!({"type": "Subscription", "entities": [{"type": "Building"}],
+        "notificationTrigger": ["entityDeleted"],
+        "notification": {"endpoint": {"uri": uri}, "showChanges": true}});
+    assert_eq!(hub.post_json("/subscriptions", &sub).await.status(), 201);
+    let id = "urn:ngsi-ld:Building:gone";
+    let entity = json!({"id": id, "type": "Building",
+        "name": {"type": "Property", "value": "Eiffel Tower"},
+        "street": {"type": "LanguageProperty", "languageMap": {"fr": "Grand Place"}}});
+    assert_eq!(hub.post_json("/entities", &entity).await.status(), 201);
+    let del = hub.req(Method::DELETE, &format!("/entities/{id}")).send().await.unwrap();
+    assert_eq!(del.status(), 204);
+    let (_, n) = next(&mut rx, 10).await.expect("a notification");
+    let e = &n["data"][0];
+    assert!(e["deletedAt"].is_string(), "{n}");
+    assert_eq!(
+        e["street"],
+        json!({"type": "LanguageProperty", "languageMap": "urn:ngsi-ld:null",
+            "previousLanguageMap": {"fr": "Grand Place"}})
+    );
+    assert_eq!(
+        e["name"],
+        json!({"type": "Property", "value": "urn:ngsi-ld:null", "previousValue": "Eiffel Tower"})
+    );
+}
