@@ -8,6 +8,7 @@ mod common;
 mod entities;
 mod entity_maps;
 mod expand_values;
+mod provision_attrs;
 mod query;
 mod request_checks;
 mod show_changes;
