@@ -69,8 +69,15 @@ fn not_found(id: &str) -> NgsiError {
     NgsiError::not_found(format!("entity '{id}' does not exist"))
 }
 
+/// Whether an instance is the NGSI-LD Null of its kind (clause 4.5.7): the null string as
+/// value, or a language map `{"@none": null}`, or a one-item list holding the null.
 fn is_ngsi_null(attr: &Attribute) -> bool {
-    attr.value.as_str() == Some(NGSI_LD_NULL)
+    let null = |v: &serde_json::Value| v.as_str() == Some(NGSI_LD_NULL);
+    match &attr.value {
+        serde_json::Value::Object(m) => m.len() == 1 && m.get("@none").is_some_and(null),
+        serde_json::Value::Array(items) => items.len() == 1 && null(&items[0]),
+        v => null(v),
+    }
 }
 
 fn keep_created(new: &mut Attribute, old: Option<&Attribute>, now: i64) {
@@ -169,6 +176,45 @@ fn apply_attrs(
     result
 }
 
+/// The expanded name of the `scope` member, as reported in an update result.
+const SCOPE: &str = "https://uri.etsi.org/ngsi-ld/scope";
+
+/// Applies a fragment's `scope` (clause 4.18): append and merge replace it, noOverwrite adds
+/// the scopes not yet present, update replaces it only when the entity already has one
+/// (otherwise it is reported as not updated). Returns whether the entity changed.
+fn apply_scope(
+    entity: &mut Entity,
+    scope: &[String],
+    mode: AttrMode,
+    result: &mut UpdateResult,
+) -> bool {
+    match mode {
+        AttrMode::Append | AttrMode::Merge => {
+            entity.scope = scope.to_vec();
+        }
+        AttrMode::NoOverwrite => {
+            let before = entity.scope.len();
+            for s in scope {
+                if !entity.scope.contains(s) {
+                    entity.scope.push(s.clone());
+                }
+            }
+            if entity.scope.len() == before {
+                return false;
+            }
+        }
+        AttrMode::Update => {
+            if entity.scope.is_empty() {
+                result.not_updated.push((SCOPE.into(), "the entity has no scope".into()));
+                return false;
+            }
+            entity.scope = scope.to_vec();
+        }
+    }
+    result.updated.push(SCOPE.into());
+    true
+}
+
 fn remove_instance(entity: &mut Entity, name: &str, dataset_id: Option<&str>) {
     if let Some(list) = entity.attrs.get_mut(name) {
         list.retain(|a| a.dataset_id.as_deref() != dataset_id);
@@ -243,7 +289,7 @@ fn modify_in(
     let old = state.get(id, tx.terms).ok_or_else(|| not_found(id))?;
     let mut entity = old.clone();
     let mut change = Change::default();
-    let result = apply_attrs(&mut entity, &fragment.attrs, mode, tx.now, &mut change);
+    let mut result = apply_attrs(&mut entity, &fragment.attrs, mode, tx.now, &mut change);
     let mut changed_core = false;
     if let Some(types) = &fragment.types {
         for t in types {
@@ -253,11 +299,8 @@ fn modify_in(
             }
         }
     }
-    if let Some(scope) = &fragment.scope
-        && (mode == AttrMode::Merge || mode == AttrMode::Append)
-    {
-        entity.scope.clone_from(scope);
-        changed_core = true;
+    if let Some(scope) = &fragment.scope {
+        changed_core |= apply_scope(&mut entity, scope, mode, &mut result);
     }
     if !change.attrs.is_empty() || !change.deleted.is_empty() || changed_core {
         entity.modified_at = tx.now;
@@ -343,19 +386,29 @@ impl Broker {
         .await
     }
 
-    /// Partially updates one attribute (PATCH /entities/{id}/attrs/{attr}).
+    /// Partially updates one attribute (PATCH /entities/{id}/attrs/{attr}). With
+    /// `explicit_kind` (the fragment named its `type`), a kind other than the target
+    /// instance's is `BadRequestData` (clause 5.6.4.4).
     pub async fn patch_attr(
         &self,
         tenant: &str,
         id: &str,
         name: &str,
         patch: Attribute,
+        explicit_kind: bool,
     ) -> NgsiResult<()> {
         self.write(tenant, false, |s, tx| {
             let entity = s.get(id, tx.terms).ok_or_else(|| not_found(id))?;
-            if entity.instance(name, patch.dataset_id.as_deref()).is_none() {
+            let Some(target) = entity.instance(name, patch.dataset_id.as_deref()) else {
                 return Err(NgsiError::not_found(format!(
                     "entity '{id}' has no attribute '{name}'"
+                )));
+            };
+            if explicit_kind && target.kind != patch.kind {
+                return Err(NgsiError::bad_data(format!(
+                    "attribute '{name}' is a {}, the fragment gives type {}",
+                    target.kind.name(),
+                    patch.kind.name()
                 )));
             }
             let fragment = Fragment {
@@ -387,6 +440,23 @@ impl Broker {
                 ..Fragment::default()
             };
             modify_in(s, id, &fragment, AttrMode::Append, tx).map(|_| ())
+        })
+        .await
+    }
+
+    /// Removes the entity's `scope` (DELETE /entities/{id}/attrs/scope, clause 5.6.5.4);
+    /// `ResourceNotFound` when it has none.
+    pub async fn delete_scope(&self, tenant: &str, id: &str) -> NgsiResult<()> {
+        self.write(tenant, false, |s, tx| {
+            let old = s.get(id, tx.terms).ok_or_else(|| not_found(id))?;
+            if old.scope.is_empty() {
+                return Err(NgsiError::not_found(format!("entity '{id}' has no scope")));
+            }
+            let mut entity = old.clone();
+            entity.scope.clear();
+            entity.modified_at = tx.now;
+            s.put(entity, Change::default(), Some(old), tx);
+            Ok(())
         })
         .await
     }

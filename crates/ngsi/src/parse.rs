@@ -96,6 +96,43 @@ pub fn is_uri(text: &str) -> bool {
 pub fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && !name.chars().any(|c| c.is_whitespace() || c.is_control() || "<>\"'=;()".contains(c))
+        && !is_dot_segment(name)
+}
+
+/// Whether `name`, with its percent triplets folded until nothing changes, is a relative-path
+/// dot segment (`.` or `..`): interpolated into a request path it would address the parent
+/// resource (RFC 3986 clause 5.2.4), so it is never a valid attribute name.
+fn is_dot_segment(name: &str) -> bool {
+    let mut text = name.to_string();
+    for _ in 0..8 {
+        let folded = percent_fold(&text);
+        if folded == text {
+            break;
+        }
+        text = folded;
+    }
+    text == "." || text == ".."
+}
+
+/// Decodes the `%XX` triplets of `text` once; anything else is kept as it is.
+fn percent_fold(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A parsed fragment: what an append/update/merge/replace body carries.
@@ -150,7 +187,7 @@ pub fn parse_fragment(body: &Value, ctx: &Context, now: Micros) -> NgsiResult<Fr
 
 /// Validates and expands an attribute name.
 pub fn attribute_name(name: &str, ctx: &Context) -> NgsiResult<String> {
-    if RESERVED_NAMES.contains(&name) || !is_valid_name(name) {
+    if RESERVED_NAMES.contains(&name) || name.starts_with('@') || !is_valid_name(name) {
         return Err(NgsiError::bad_data(format!("'{name}' is not a valid attribute name")));
     }
     Ok(ctx.expand(name))
@@ -282,6 +319,12 @@ pub fn parse_instance(
             return Ok(attr);
         }
     };
+    if map.get("datasetId").and_then(Value::as_str) == Some(NGSI_LD_NULL) {
+        return Err(NgsiError::bad_data(format!(
+            "datasetId of '{name}' is {NGSI_LD_NULL}: a datasetId cannot be deleted that way \
+             (clause 5.5.8)"
+        )));
+    }
     let kind = match map.get("type") {
         Some(Value::String(t)) => AttrKind::from_name(t).ok_or_else(|| {
             NgsiError::bad_data(format!("attribute '{name}' has unknown type '{t}'"))

@@ -363,9 +363,8 @@ pub fn render_temporal(
         }
         let value = match format {
             TemporalFormat::Normalized => {
-                let items: Vec<Value> =
-                    instances.iter().map(|(_, i)| render_instance(i, o)).collect();
-                one_or_many(items)
+                // Always an array, one instance or many (clause 4.5.7).
+                Value::Array(instances.iter().map(|(_, i)| render_instance(i, o)).collect())
             }
             TemporalFormat::Values => by_dataset(instances, |group| values_repr(group, o.ctx)),
             TemporalFormat::Aggregated { methods, period } => {

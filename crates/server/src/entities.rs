@@ -9,7 +9,7 @@ use citybrain_broker::{EntityQuery, UpdateResult};
 use citybrain_ngsi::Context;
 use citybrain_ngsi::filters::{parse_id_pattern, parse_scope_q, parse_type_expr};
 use citybrain_ngsi::geo::{GeoQuery, LOCATION};
-use citybrain_ngsi::model::Entity;
+use citybrain_ngsi::model::{AttrKind, Entity};
 use citybrain_ngsi::parse::{attribute_name, is_uri, parse_entity, parse_fragment, parse_instance};
 use citybrain_ngsi::query::parse_q;
 use citybrain_ngsi::render::{Format, RenderOptions, render_entity, render_feature};
@@ -267,14 +267,7 @@ pub(crate) async fn retrieve(
         return Ok(resp);
     }
     let entity = st.broker.retrieve_entity(&tenant, &id)?;
-    if let Some(t) = p.get("type")
-        && !p.list("type").iter().any(|t| entity.types.contains(&rctx.ctx.expand(t)))
-    {
-        return Err(ApiError::kind(
-            citybrain_ngsi::ErrorKind::ResourceNotFound,
-            format!("entity '{id}' is not of type '{t}'"),
-        ));
-    }
+    check_type_selector(&entity, &p, &rctx.ctx)?;
     let body = match join {
         Some(j @ crate::join::Join::Flat(_)) => Value::Array(crate::join::render(
             &st.broker,
@@ -651,6 +644,41 @@ pub(crate) async fn delete(
     Ok(no_content())
 }
 
+/// The Entity type selector of clause 4.17 on a single-entity operation (`?type=`, clauses
+/// 5.6.2–5.6.5, 5.7.1): the target must carry one of the listed types, otherwise
+/// `ResourceNotFound`.
+fn check_type_selector(entity: &Entity, p: &Params, ctx: &Context) -> ApiResult<()> {
+    match p.get("type") {
+        Some(t) if !p.list("type").iter().any(|t| entity.types.contains(&ctx.expand(t))) => {
+            Err(ApiError::kind(
+                citybrain_ngsi::ErrorKind::ResourceNotFound,
+                format!("entity '{}' is not of type '{t}'", entity.id),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Applies the type selector before a write: reads the target and checks its types.
+fn gate_type(st: &AppState, tenant: &str, id: &str, p: &Params, ctx: &Context) -> ApiResult<()> {
+    if p.get("type").is_none() {
+        return Ok(());
+    }
+    check_type_selector(&st.broker.retrieve_entity(tenant, id)?, p, ctx)
+}
+
+/// `scope` is an entity member, not an attribute: partial update and replace of
+/// `attrs/scope` are refused (clause 5.6.4.4, 5.6.19.4).
+fn refuse_scope(attr: &str, op: &str) -> ApiResult<()> {
+    if attr == "scope" {
+        return Err(ApiError::bad_data(format!(
+            "the target attribute is scope, which {op} cannot change; use Update or Append \
+             Entity Attributes"
+        )));
+    }
+    Ok(())
+}
+
 fn update_response(r: UpdateResult, ctx: &Context) -> Response {
     if r.not_updated.is_empty() {
         return no_content();
@@ -672,7 +700,7 @@ pub(crate) async fn append(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let p = Params::parse(q.as_deref(), &["options", "local"])?;
+    let p = Params::parse(q.as_deref(), &["options", "local", "type"])?;
     let opts = Options::parse(&p)?;
     let bt = body_type(&headers, false)?;
     check_id(&id)?;
@@ -680,6 +708,7 @@ pub(crate) async fn append(
     let json = parse_json(&body)?;
     let rctx = st.contexts.for_body(&headers, &json, bt).await?;
     let fragment = parse_fragment(&json, &rctx.ctx, now_micros())?;
+    gate_type(&st, &tenant, &id, &p, &rctx.ctx)?;
     let r = st.broker.append_attrs(&tenant, &id, fragment, opts.no_overwrite).await?;
     Ok(update_response(r, &rctx.ctx))
 }
@@ -692,13 +721,14 @@ pub(crate) async fn update(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let _ = Params::parse(q.as_deref(), &["options", "local"])?;
+    let p = Params::parse(q.as_deref(), &["options", "local", "type"])?;
     let bt = body_type(&headers, true)?;
     check_id(&id)?;
     let tenant = tenant_of(&headers)?;
     let json = parse_json(&body)?;
     let rctx = st.contexts.for_body(&headers, &json, bt).await?;
     let fragment = parse_fragment(&json, &rctx.ctx, now_micros())?;
+    gate_type(&st, &tenant, &id, &p, &rctx.ctx)?;
     let r = st.broker.update_attrs(&tenant, &id, fragment).await?;
     Ok(update_response(r, &rctx.ctx))
 }
@@ -729,11 +759,36 @@ pub(crate) async fn patch_attr(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let _ = Params::parse(q.as_deref(), &["local"])?;
+    let p = Params::parse(q.as_deref(), &["local", "type"])?;
     check_id(&id)?;
+    refuse_scope(&attr, "Partial Attribute Update")?;
     let tenant = tenant_of(&headers)?;
-    let (_, name, instance) = attr_body(&st, &headers, &attr, &body, true).await?;
-    st.broker.patch_attr(&tenant, &id, &name, instance).await?;
+    let bt = body_type(&headers, true)?;
+    let mut json = parse_json(&body)?;
+    let rctx = st.contexts.for_body(&headers, &json, bt).await?;
+    let Value::Object(members) = &mut json else {
+        return Err(ApiError::bad_data("the attribute fragment must be a JSON object"));
+    };
+    members.remove("@context");
+    if members.is_empty() {
+        return Err(ApiError::bad_data("the attribute fragment is empty"));
+    }
+    let name = attribute_name(&attr, &rctx.ctx)?;
+    gate_type(&st, &tenant, &id, &p, &rctx.ctx)?;
+    let explicit_kind = members.contains_key("type");
+    let has_value = AttrKind::ALL.iter().any(|k| members.contains_key(k.value_member()));
+    if !explicit_kind && !has_value {
+        // Only sub-attributes or metadata: they merge into the target, whose type and
+        // value stay as they are (clause 5.6.4, merge-patch).
+        let entity = st.broker.retrieve_entity(&tenant, &id)?;
+        let dataset = members.get("datasetId").and_then(Value::as_str);
+        if let Some(target) = entity.instance(&name, dataset) {
+            members.insert("type".into(), json!(target.kind.name()));
+            members.insert(target.kind.value_member().into(), target.value.clone());
+        }
+    }
+    let instance = parse_instance(&attr, &json, &rctx.ctx, now_micros())?;
+    st.broker.patch_attr(&tenant, &id, &name, instance, explicit_kind).await?;
     Ok(no_content())
 }
 
@@ -745,10 +800,12 @@ pub(crate) async fn replace_attr(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let _ = Params::parse(q.as_deref(), &["local"])?;
+    let p = Params::parse(q.as_deref(), &["local", "type"])?;
     check_id(&id)?;
+    refuse_scope(&attr, "Replace Attribute")?;
     let tenant = tenant_of(&headers)?;
-    let (_, name, instance) = attr_body(&st, &headers, &attr, &body, false).await?;
+    let (rctx, name, instance) = attr_body(&st, &headers, &attr, &body, false).await?;
+    gate_type(&st, &tenant, &id, &p, &rctx.ctx)?;
     st.broker.replace_attr(&tenant, &id, &name, instance).await?;
     Ok(no_content())
 }
@@ -760,10 +817,15 @@ pub(crate) async fn delete_attr(
     Path((id, attr)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let p = Params::parse(q.as_deref(), &["datasetId", "deleteAll", "local"])?;
+    let p = Params::parse(q.as_deref(), &["datasetId", "deleteAll", "local", "type"])?;
     check_id(&id)?;
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
+    gate_type(&st, &tenant, &id, &p, &rctx.ctx)?;
+    if attr == "scope" {
+        st.broker.delete_scope(&tenant, &id).await?;
+        return Ok(no_content());
+    }
     let name = attribute_name(&attr, &rctx.ctx)?;
     let all = p.flag("deleteAll")?;
     st.broker.delete_attr(&tenant, &id, &name, p.get("datasetId"), all).await?;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use citybrain_ngsi::Context;
 use citybrain_ngsi::model::Attribute;
 use citybrain_ngsi::parse::{
-    attribute_name, is_uri, parse_instance, parse_temporal_scope, parse_types,
+    NGSI_LD_NULL, attribute_name, is_uri, parse_instance, parse_temporal_scope, parse_types,
 };
 use citybrain_ngsi::render::RenderOptions;
 use citybrain_ngsi::temporal::{
@@ -43,6 +43,15 @@ fn check_id(id: &str) -> ApiResult<()> {
     }
 }
 
+/// An instanceId is a URI (clause 4.5.7); anything else is BadRequestData, not a miss.
+fn check_instance_id(instance: &str) -> ApiResult<()> {
+    if is_uri(instance) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_data(format!("instanceId '{instance}' is not a URI")))
+    }
+}
+
 /// Parses the attribute instances of a temporal body (every attribute may hold many).
 fn instances(json: &Value, ctx: &Context) -> ApiResult<Vec<(String, Attribute)>> {
     let map =
@@ -53,6 +62,13 @@ fn instances(json: &Value, ctx: &Context) -> ApiResult<Vec<(String, Attribute)>>
         if matches!(key.as_str(), "id" | "type" | "@context" | "scope" | "createdAt" | "modifiedAt")
         {
             continue;
+        }
+        if value.as_str() == Some(NGSI_LD_NULL) {
+            return Err(ApiError::bad_data(format!(
+                "member '{key}' is {NGSI_LD_NULL}: NGSI-LD Null may stand for a whole member \
+                 only in partial update and merge fragments (clause 5.5.4), not in a \
+                 temporal entity"
+            )));
         }
         let name = attribute_name(key, ctx)?;
         let items: Vec<&Value> = match value {
@@ -159,6 +175,7 @@ pub(crate) async fn delete_instance(
     Path((id, attr, instance)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     check_id(&id)?;
+    check_instance_id(&instance)?;
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
     let name = attribute_name(&attr, &rctx.ctx)?;
@@ -175,6 +192,7 @@ pub(crate) async fn modify_instance(
 ) -> ApiResult<Response> {
     let bt = body_type(&headers, true)?;
     check_id(&id)?;
+    check_instance_id(&instance)?;
     let tenant = tenant_of(&headers)?;
     let json = parse_json(&body)?;
     let rctx = st.contexts.for_body(&headers, &json, bt).await?;

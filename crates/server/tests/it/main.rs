@@ -9,6 +9,7 @@ mod consumption;
 mod entities;
 mod entity_maps;
 mod expand_values;
+mod provision_attrs;
 mod query;
 mod request_checks;
 mod show_changes;
