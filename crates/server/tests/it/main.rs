@@ -5,6 +5,7 @@ mod support;
 
 mod batch;
 mod common;
+mod create_checks;
 mod entities;
 mod entity_maps;
 mod expand_values;
