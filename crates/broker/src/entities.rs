@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use citybrain_ngsi::error::{NgsiError, NgsiResult};
-use citybrain_ngsi::model::{Attribute, Entity};
+use citybrain_ngsi::model::{AttrKind, Attribute, Entity};
 use citybrain_ngsi::parse::{Fragment, NGSI_LD_NULL};
+use serde_json::Value;
 
 use crate::Broker;
 use crate::codec::Change;
@@ -88,12 +89,38 @@ fn keep_created(new: &mut Attribute, old: Option<&Attribute>, now: i64) {
     }
 }
 
+/// RFC 7396 merge of `patch` into `target`, the NGSI-LD null standing for JSON null.
+fn merge_json(target: &Value, patch: &Value) -> Value {
+    let (Value::Object(t), Value::Object(p)) = (target, patch) else { return patch.clone() };
+    let mut out = t.clone();
+    for (k, v) in p {
+        if v.as_str() == Some(NGSI_LD_NULL) {
+            out.remove(k);
+        } else {
+            let merged = match out.get(k) {
+                Some(old) if old.is_object() && v.is_object() => merge_json(old, v),
+                _ => v.clone(),
+            };
+            out.insert(k.clone(), merged);
+        }
+    }
+    Value::Object(out)
+}
+
 /// Merges `patch` into `old` (merge-patch semantics): members given replace, sub-attributes
 /// merge recursively, NGSI-LD null sub-attributes are removed.
 fn merge_attr(old: &Attribute, patch: &Attribute, now: i64) -> Attribute {
     let mut out = old.clone();
     out.kind = patch.kind;
-    out.value = patch.value.clone();
+    out.value = match (&old.value, &patch.value) {
+        // Clause 5.5.12: a merge goes into a compound Property value as RFC 7396 does.
+        (Value::Object(_), Value::Object(_))
+            if old.kind == AttrKind::Property && patch.kind == AttrKind::Property =>
+        {
+            merge_json(&old.value, &patch.value)
+        }
+        _ => patch.value.clone(),
+    };
     if patch.observed_at.is_some() {
         out.observed_at = patch.observed_at;
     }

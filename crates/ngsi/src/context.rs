@@ -281,7 +281,20 @@ impl Builder {
                     self.add(item, source, depth)?;
                 }
             }
-            Value::Object(map) => self.add_object(map),
+            Value::Object(map) => {
+                // Clause 5.5.7: a user @context shall not hold scoped contexts.
+                if depth == 0
+                    && let Some(term) = map.iter().find_map(|(k, v)| {
+                        v.as_object().is_some_and(|d| d.contains_key("@context")).then_some(k)
+                    })
+                {
+                    return Err(NgsiError::bad_data(format!(
+                        "@context term '{term}' carries a scoped @context, which a user \
+                         @context shall not contain (clause 5.5.7)"
+                    )));
+                }
+                self.add_object(map);
+            }
             other => {
                 return Err(NgsiError::bad_data(format!(
                     "@context must be a URL, an object or an array, not {other}"

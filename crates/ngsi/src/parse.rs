@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::context::{Context, TypeMapping};
 use crate::error::{NgsiError, NgsiResult};
@@ -89,7 +89,22 @@ pub fn is_uri(text: &str) -> bool {
     first_ok
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         && !rest.is_empty()
-        && !text.chars().any(|c| c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c))
+        && !text.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c) || is_invisible(c)
+        })
+}
+
+/// Characters an IRI may formally contain but that render as nothing (or as something
+/// else): format and bidi controls, zero-width and filler characters, variation selectors
+/// and noncharacters. An id carrying one reads back as a different id, so it is refused.
+fn is_invisible(c: char) -> bool {
+    let u = u32::from(c);
+    matches!(u,
+        0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x2800 | 0x3164
+        | 0xFDD0..=0xFDEF | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFFB
+        | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
+        || u & 0xFFFE == 0xFFFE
 }
 
 /// Whether `name` is a valid attribute or type name (a term or an IRI).
@@ -150,6 +165,21 @@ pub struct Fragment {
 
 /// Parses an entity body for creation: `id` and `type` are required.
 pub fn parse_entity(body: &Value, ctx: &Context, now: Micros) -> NgsiResult<Entity> {
+    if body.get("scope").and_then(Value::as_str) == Some(NGSI_LD_NULL) {
+        return Err(NgsiError::bad_data(
+            "scope 'urn:ngsi-ld:null' only deletes a scope; it cannot be created (clause 4.18)",
+        ));
+    }
+    if let Value::Object(map) = body {
+        for (key, value) in map {
+            if key != "@context" && holds_null(value) {
+                return Err(NgsiError::bad_data(format!(
+                    "'{key}' holds the NGSI-LD null 'urn:ngsi-ld:null', which only deletes \
+                     in a partial update or merge (clause 5.5.4)"
+                )));
+            }
+        }
+    }
     let fragment = parse_fragment(body, ctx, now)?;
     let id = fragment.id.ok_or_else(|| NgsiError::bad_data("the entity has no 'id'"))?;
     let types = fragment.types.ok_or_else(|| NgsiError::bad_data("the entity has no 'type'"))?;
@@ -161,6 +191,26 @@ pub fn parse_entity(body: &Value, ctx: &Context, now: Micros) -> NgsiResult<Enti
         modified_at: now,
         attrs: fragment.attrs,
     })
+}
+
+/// Whether `value` is, or nests, the NGSI-LD null; raw `json` members are not looked into.
+pub fn holds_null(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s == NGSI_LD_NULL,
+        Value::Array(items) => items.iter().any(holds_null),
+        Value::Object(map) => map.iter().any(|(k, v)| k != "json" && holds_null(v)),
+        _ => false,
+    }
+}
+
+/// Whether `name` is a short term of clause 4.6.2 (a letter, then letters, digits or `_`);
+/// names holding `:` are IRIs or compact IRIs and are checked as such elsewhere.
+fn is_term_or_iri(name: &str) -> bool {
+    if name.contains(':') {
+        return true;
+    }
+    let mut chars = name.chars();
+    chars.next().is_some_and(char::is_alphabetic) && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
 /// Parses a body whose `id` and `type` are optional (fragments, batch updates).
@@ -215,8 +265,11 @@ pub fn parse_types(value: &Value, ctx: &Context) -> NgsiResult<Vec<String>> {
     };
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        if !is_valid_name(name) {
-            return Err(NgsiError::bad_data(format!("'{name}' is not a valid entity type")));
+        if !is_valid_name(name) || !is_term_or_iri(name) {
+            return Err(NgsiError::bad_data(format!(
+                "'{name}' is not a valid entity type (a letter followed by letters, digits \
+                 or '_', or an IRI)"
+            )));
         }
         let iri = ctx.expand(name);
         if !out.contains(&iri) {
@@ -235,10 +288,25 @@ fn parse_scope(value: &Value) -> NgsiResult<Vec<String>> {
     items
         .into_iter()
         .map(|v| match v.as_str() {
-            Some(s) if s.starts_with('/') && is_valid_name(s) => Ok(s.to_string()),
-            _ => Err(NgsiError::bad_data(format!("scope {v} must be a string starting with '/'"))),
+            Some(s) if s.starts_with('/') && is_valid_scope(s) => Ok(s.to_string()),
+            _ => Err(NgsiError::bad_data(format!(
+                "scope {v} must be '/'-separated levels, each a letter followed by letters, \
+                 digits or '_' (clause 4.18), starting with '/'"
+            ))),
         })
         .collect()
+}
+
+/// Whether `scope` follows the clause 4.18 grammar: `[/] ScopeLevel *(/ ScopeLevel)`, where
+/// a level is a letter followed by letters, digits or `_`.
+pub fn is_valid_scope(scope: &str) -> bool {
+    let body = scope.strip_prefix('/').unwrap_or(scope);
+    !body.is_empty()
+        && body.split('/').all(|level| {
+            let mut chars = level.chars();
+            chars.next().is_some_and(char::is_alphabetic)
+                && chars.all(|c| c.is_alphanumeric() || c == '_')
+        })
 }
 
 /// Parses the `scope` of a temporal entity payload: a scope, an array of scopes, or
@@ -325,6 +393,14 @@ pub fn parse_instance(
              (clause 5.5.8)"
         )));
     }
+    if is_bare_geometry(map) {
+        // A concise GeoProperty: the whole object is the geometry (clause 4.5.2.3).
+        parse_geometry(value)
+            .map_err(|e| NgsiError::bad_data(format!("GeoProperty '{name}': {}", e.detail)))?;
+        let mut attr = Attribute::new(AttrKind::GeoProperty, value.clone());
+        attr.stamp(now, now);
+        return Ok(attr);
+    }
     let kind = match map.get("type") {
         Some(Value::String(t)) => AttrKind::from_name(t).ok_or_else(|| {
             NgsiError::bad_data(format!("attribute '{name}' has unknown type '{t}'"))
@@ -342,7 +418,32 @@ pub fn parse_instance(
             }
         },
     };
+    if kind != AttrKind::GeoProperty && ctx.expand(name) == LOCATION {
+        return Err(NgsiError::bad_data(format!(
+            "'{name}' is the core GeoProperty 'location' and cannot be a {}",
+            kind.name()
+        )));
+    }
+    if name == PROOF
+        && !(kind == AttrKind::Property
+            && map.get("value").is_some_and(|v| v.is_object() || v.as_str() == Some(NGSI_LD_NULL)))
+    {
+        return Err(NgsiError::bad_data(
+            "'ngsildproof' shall be a Property whose value is a W3C Data Integrity proof object",
+        ));
+    }
     parse_typed(name, kind, map, ctx, now)
+}
+
+/// The expanded IRI of the core `location` GeoProperty.
+const LOCATION: &str = "https://uri.etsi.org/ngsi-ld/location";
+/// The one Property that may carry `entityIdSealed`/`entityTypeSealed` (clause 4.5.2.2).
+const PROOF: &str = "ngsildproof";
+
+fn is_bare_geometry(map: &Map<String, Value>) -> bool {
+    map.get("type").and_then(Value::as_str).is_some_and(crate::geo::is_geometry_type)
+        && map.contains_key("coordinates")
+        && !map.contains_key("value")
 }
 
 fn infer_kind(map: &Map<String, Value>) -> Option<AttrKind> {
@@ -387,6 +488,7 @@ fn parse_typed(
                 )));
             }
             "datasetId" => match v.as_str() {
+                Some("@none") => attr.dataset_id = None,
                 Some(id) if is_uri(id) => attr.dataset_id = Some(id.to_string()),
                 _ => {
                     return Err(NgsiError::bad_data(format!(
@@ -403,6 +505,17 @@ fn parse_typed(
                 })?;
                 attr.observed_at = Some(t);
             }
+            "unitCode"
+                if matches!(
+                    kind,
+                    AttrKind::JsonProperty | AttrKind::Relationship | AttrKind::ListRelationship
+                ) =>
+            {
+                return Err(NgsiError::bad_data(format!(
+                    "{} '{name}' shall not carry 'unitCode' (it is unitless)",
+                    kind.name()
+                )));
+            }
             "unitCode" => match v.as_str() {
                 Some(u) => attr.unit_code = Some(u.to_string()),
                 None => {
@@ -415,6 +528,33 @@ fn parse_typed(
                 if kind == AttrKind::Relationship || kind == AttrKind::ListRelationship =>
             {
                 attr.object_type = Some(expand_vocab(v, ctx)?);
+            }
+            "entityIdSealed" if name == PROOF => match v.as_str() {
+                Some(id) if is_uri(id) => {
+                    attr.extra.insert(key.clone(), v.clone());
+                }
+                _ => {
+                    return Err(NgsiError::bad_data(
+                        "entityIdSealed of 'ngsildproof' must be an entity id (a URI string)",
+                    ));
+                }
+            },
+            "entityTypeSealed" if name == PROOF => match v {
+                Value::String(t) if is_valid_name(t) => {
+                    attr.extra.insert(key.clone(), Value::String(ctx.expand(t)));
+                }
+                _ => {
+                    return Err(NgsiError::bad_data(
+                        "entityTypeSealed of 'ngsildproof' must be an entity type name",
+                    ));
+                }
+            },
+            "valueType"
+                if kind == AttrKind::LanguageProperty && v.as_str() != Some("langString") =>
+            {
+                return Err(NgsiError::bad_data(format!(
+                    "valueType of LanguageProperty '{name}' shall be 'langString'"
+                )));
             }
             "valueType" | "lang" => {
                 attr.extra.insert(key.clone(), v.clone());
@@ -453,9 +593,19 @@ fn validate_value(name: &str, kind: AttrKind, raw: &Value, ctx: &Context) -> Ngs
             if raw.as_str() == Some(NGSI_LD_NULL) {
                 return Ok(raw.clone());
             }
-            parse_geometry(raw)
+            // Clause 4.7.2: a geometry may arrive encoded as a JSON string; it is stored as
+            // the object it parses into.
+            let geometry = match raw {
+                Value::String(text) => serde_json::from_str::<Value>(text).map_err(|_| {
+                    NgsiError::bad_data(format!(
+                        "GeoProperty '{name}': the string value is not a JSON-encoded geometry"
+                    ))
+                })?,
+                other => other.clone(),
+            };
+            parse_geometry(&geometry)
                 .map_err(|e| NgsiError::bad_data(format!("GeoProperty '{name}': {}", e.detail)))?;
-            Ok(raw.clone())
+            Ok(geometry)
         }
         AttrKind::Relationship => match raw {
             Value::String(s) if is_uri(s) => Ok(raw.clone()),
@@ -468,9 +618,12 @@ fn validate_value(name: &str, kind: AttrKind, raw: &Value, ctx: &Context) -> Ngs
         },
         AttrKind::LanguageProperty => match raw {
             Value::Object(o)
-                if o.values().all(|v| {
-                    v.is_string() || v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
-                }) =>
+                if !o.is_empty()
+                    && o.keys().all(|k| !k.is_empty())
+                    && o.values().all(|v| {
+                        v.is_string()
+                            || v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+                    }) =>
             {
                 Ok(raw.clone())
             }
@@ -483,12 +636,12 @@ fn validate_value(name: &str, kind: AttrKind, raw: &Value, ctx: &Context) -> Ngs
             }
             expand_vocab(raw, ctx).or_else(|_| bad("vocab must be a string or an array of strings"))
         }
-        AttrKind::JsonProperty => {
-            if raw.is_null() {
-                return bad("json shall not be null");
-            }
-            Ok(raw.clone())
-        }
+        AttrKind::JsonProperty => match raw {
+            Value::Object(_) => Ok(raw.clone()),
+            Value::Array(items) if items.iter().all(Value::is_object) => Ok(raw.clone()),
+            Value::String(s) if s == NGSI_LD_NULL => Ok(raw.clone()),
+            _ => bad("json must be a JSON object or an array of JSON objects"),
+        },
         AttrKind::ListProperty => match raw {
             Value::Array(_) => Ok(raw.clone()),
             Value::String(s) if s == NGSI_LD_NULL => Ok(raw.clone()),
@@ -500,7 +653,16 @@ fn validate_value(name: &str, kind: AttrKind, raw: &Value, ctx: &Context) -> Ngs
                     || v.get("object").and_then(Value::as_str).is_some_and(is_uri)
             };
             match raw {
-                Value::Array(items) if items.iter().all(ok) => Ok(raw.clone()),
+                // Stored in the normalized form (clause 4.5.22.2): `{"object": URI}` entries.
+                Value::Array(items) if items.iter().all(ok) => Ok(Value::Array(
+                    items
+                        .iter()
+                        .map(|v| match v {
+                            Value::String(id) => json!({ "object": id }),
+                            other => other.clone(),
+                        })
+                        .collect(),
+                )),
                 Value::String(s) if s == NGSI_LD_NULL => Ok(raw.clone()),
                 _ => bad("objectList must be an array of URIs"),
             }
@@ -535,6 +697,56 @@ mod tests {
 
     fn parse(v: Value) -> NgsiResult<Entity> {
         parse_entity(&v, &Context::core(), 1)
+    }
+
+    #[test]
+    fn invisible_characters_make_no_uri() {
+        for cp in [
+            0x202E, 0x200B, 0xFEFF, 0xFE0F, 0xE0100, 0xFDD0, 0xFFFE, 0x115F, 0x3164, 0xFFA0, 0x2800,
+        ] {
+            let id = format!("urn:ngsi-ld:Vehicle:A{}B", char::from_u32(cp).unwrap());
+            assert!(!is_uri(&id), "U+{cp:04X}");
+        }
+        assert!(is_uri("urn:ngsi-ld:Ciudad:Par\u{ed}s"));
+    }
+
+    #[test]
+    fn object_list_is_normalized_and_json_property_checked() {
+        let e = parse(json!({"id": "urn:a:1", "type": "B",
+            "route": {"type": "ListRelationship", "objectList": ["urn:r:1", {"object": "urn:r:2"}]}}))
+        .unwrap();
+        let route = &e.attrs["https://uri.etsi.org/ngsi-ld/default-context/route"][0];
+        assert_eq!(route.value, json!([{"object": "urn:r:1"}, {"object": "urn:r:2"}]));
+        let json_attr = |t: Value| parse(json!({"id": "urn:a:1", "type": "B", "tickets": t}));
+        assert!(json_attr(json!({"json": {"a": 1}})).is_ok());
+        assert!(json_attr(json!({"json": [{"a": 1}]})).is_ok());
+        assert!(json_attr(json!({"type": "JsonProperty", "json": 5})).is_err());
+        assert!(
+            json_attr(json!({"type": "JsonProperty", "json": {"a": 1}, "unitCode": "MTR"}))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn scope_grammar_and_null_on_create() {
+        let with_scope = |s: Value| parse(json!({"id": "urn:a:1", "type": "B", "scope": s}));
+        assert_eq!(with_scope(json!("/Madrid/Gardens/ParqueNorte")).unwrap().scope.len(), 1);
+        assert_eq!(with_scope(json!(["/a_1", "/Zürich/b2"])).unwrap().scope.len(), 2);
+        for bad in [
+            json!("/a//b"),
+            json!("/9bad"),
+            json!("/a-b"),
+            json!("/"),
+            json!("/a/"),
+            json!(["/ok", "/9bad"]),
+        ] {
+            assert!(with_scope(bad.clone()).is_err(), "{bad}");
+        }
+        let err = with_scope(json!("urn:ngsi-ld:null")).unwrap_err();
+        assert!(err.to_string().contains("urn:ngsi-ld:null"), "{err}");
+        // On an update the NGSI-LD null still means "delete the scope".
+        let frag = parse_fragment(&json!({"scope": "urn:ngsi-ld:null"}), &Context::core(), 1);
+        assert_eq!(frag.unwrap().scope, Some(vec![]));
     }
 
     #[test]

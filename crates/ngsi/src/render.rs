@@ -132,7 +132,8 @@ pub fn render_attribute(attr: &Attribute, o: &RenderOptions<'_>) -> Value {
         out.insert("objectType".into(), compact_vocab(t, o.ctx));
     }
     for (k, v) in &attr.extra {
-        out.insert(k.clone(), v.clone());
+        let v = if k == "entityTypeSealed" { compact_vocab(v, o.ctx) } else { v.clone() };
+        out.insert(k.clone(), v);
     }
     if o.sys_attrs {
         out.insert("createdAt".into(), Value::String(format_datetime(attr.created_at)));

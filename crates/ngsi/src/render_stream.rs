@@ -167,7 +167,8 @@ impl Serialize for AttrJson<'_> {
             members.push(("objectType".into(), Member::Json(compact_vocab(t, o))));
         }
         for (k, v) in &attr.extra {
-            members.push((Cow::Borrowed(k), Member::Json(Cow::Borrowed(v))));
+            let v = if k == "entityTypeSealed" { compact_vocab(v, o) } else { Cow::Borrowed(v) };
+            members.push((Cow::Borrowed(k), Member::Json(v)));
         }
         if o.sys_attrs {
             members
@@ -223,6 +224,8 @@ mod tests {
                 "steps": {"type": "ListProperty", "valueList": [1, "two", {"x": 3}]},
                 "route": {"type": "ListRelationship", "objectList": [{"object": "urn:r:1"}]},
                 "meta": {"type": "Property", "value": {"nested": true}, "valueType": "Thing"},
+                "ngsildproof": {"type": "Property", "value": {"proofValue": "z1"},
+                    "entityIdSealed": "urn:a:1", "entityTypeSealed": "Building"},
                 "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [1, 2]}}}),
             json!({"id": "urn:a:2", "type": ["Building", "https://example.org/Other"],
                 "scope": ["/a", "/b/c"],

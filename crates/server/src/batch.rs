@@ -51,6 +51,10 @@ pub(crate) async fn operation(
     if items.is_empty() {
         return Err(ApiError::bad_data("the batch is empty"));
     }
+    if let Some(i) = items.iter().position(Value::is_null) {
+        // Clause 5.6.7.4: a null item fails the whole request.
+        return Err(ApiError::bad_data(format!("batch item #{i} is null")));
+    }
     let mut fragments = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         fragments.push(parse_item(&st, &headers, item, bt, i).await);
@@ -118,6 +122,10 @@ async fn delete(st: AppState, headers: HeaderMap, body: Bytes) -> ApiResult<Resp
     };
     if items.is_empty() {
         return Err(ApiError::bad_data("the batch is empty"));
+    }
+    if let Some(i) = items.iter().position(Value::is_null) {
+        // Clause 5.6.7.4: a null item fails the whole request.
+        return Err(ApiError::bad_data(format!("batch item #{i} is null")));
     }
     let mut ids = Vec::new();
     let mut bad = Vec::new();

@@ -10,7 +10,9 @@ use citybrain_ngsi::Context;
 use citybrain_ngsi::filters::{parse_id_pattern, parse_scope_q, parse_type_expr};
 use citybrain_ngsi::geo::{GeoQuery, LOCATION};
 use citybrain_ngsi::model::{AttrKind, Entity};
-use citybrain_ngsi::parse::{attribute_name, is_uri, parse_entity, parse_fragment, parse_instance};
+use citybrain_ngsi::parse::{
+    attribute_name, holds_null, is_uri, parse_entity, parse_fragment, parse_instance,
+};
 use citybrain_ngsi::query::parse_q;
 use citybrain_ngsi::render::{Format, RenderOptions, render_entity, render_feature};
 use citybrain_ngsi::render_stream::EntityJson;
@@ -637,9 +639,20 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let _ = Params::parse(q.as_deref(), &["local", "type"])?;
+    let p = Params::parse(q.as_deref(), &["local", "type"])?;
     check_id(&id)?;
     let tenant = tenant_of(&headers)?;
+    if let Some(t) = p.get("type") {
+        // Clause 5.6.6.4: with a type selector, only an entity of that type is deleted.
+        let rctx = st.contexts.for_headers(&headers).await?;
+        let entity = st.broker.retrieve_entity(&tenant, &id)?;
+        if !p.list("type").iter().any(|t| entity.types.contains(&rctx.ctx.expand(t))) {
+            return Err(ApiError::kind(
+                citybrain_ngsi::ErrorKind::ResourceNotFound,
+                format!("entity '{id}' is not of type '{t}'"),
+            ));
+        }
+    }
     st.broker.delete_entity(&tenant, &id).await?;
     Ok(no_content())
 }
@@ -763,6 +776,15 @@ pub(crate) async fn patch_attr(
     check_id(&id)?;
     refuse_scope(&attr, "Partial Attribute Update")?;
     let tenant = tenant_of(&headers)?;
+    // Clause 5.5.4: a null inside a compound value only deletes in a merge, not here.
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&body)
+        && map.get("value").is_some_and(|v| v.is_object() && holds_null(v))
+    {
+        return Err(ApiError::bad_data(
+            "the NGSI-LD null 'urn:ngsi-ld:null' inside a Property value is only allowed \
+             in a merge (clause 5.5.4)",
+        ));
+    }
     let bt = body_type(&headers, true)?;
     let mut json = parse_json(&body)?;
     let rctx = st.contexts.for_body(&headers, &json, bt).await?;

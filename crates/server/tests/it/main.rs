@@ -6,6 +6,7 @@ mod support;
 mod batch;
 mod common;
 mod consumption;
+mod create_checks;
 mod entities;
 mod entity_maps;
 mod expand_values;
