@@ -89,9 +89,19 @@ pub fn is_uri(text: &str) -> bool {
     first_ok
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         && !rest.is_empty()
-        && !text.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c) || is_invisible(c)
-        })
+        && !text.chars().any(forbidden_in_uri)
+}
+
+/// Characters a URI cannot hold as written: spaces, controls, the delimiters RFC 3987 leaves
+/// out, and [`is_invisible`] ones. ASCII is decided without the Unicode tables (ids are
+/// checked on every write).
+fn forbidden_in_uri(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_whitespace()
+            || c.is_ascii_control()
+            || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`');
+    }
+    c.is_whitespace() || c.is_control() || is_invisible(c)
 }
 
 /// Characters an IRI may formally contain but that render as nothing (or as something
@@ -761,6 +771,14 @@ mod tests {
             loc.attrs["https://uri.etsi.org/ngsi-ld/location"][0].kind,
             AttrKind::GeoProperty
         );
+    }
+
+    #[test]
+    fn ascii_uri_characters_follow_the_general_rule() {
+        for c in (0u8..=127).map(char::from) {
+            let general = c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(c);
+            assert_eq!(forbidden_in_uri(c), general, "{c:?}");
+        }
     }
 
     #[test]
