@@ -282,6 +282,11 @@ pub fn parse_types(value: &Value, ctx: &Context) -> NgsiResult<Vec<String>> {
             )));
         }
         let iri = ctx.expand(name);
+        if iri.starts_with('@') {
+            return Err(NgsiError::bad_data(format!(
+                "'{name}' is not a valid entity type: it expands to the JSON-LD keyword '{iri}'"
+            )));
+        }
         if !out.contains(&iri) {
             out.push(iri);
         }

@@ -43,6 +43,13 @@ pub(crate) async fn operation(
         other => return Err(ApiError::invalid(format!("unknown entity operation '{other}'"))),
     };
     let bt = body_type(&headers, false)?;
+    if bt == BodyType::LdJson && crate::http::link_context(&headers)?.is_some() {
+        // The whole request is malformed, not one item (clause 6.3.5).
+        return Err(ApiError::bad_data(
+            "a JSON-LD Link header cannot accompany an application/ld+json body: each \
+             entity's @context goes in the body (clause 6.3.5)",
+        ));
+    }
     let tenant = tenant_of(&headers)?;
     let json = parse_json(&body)?;
     let Value::Array(items) = json else {

@@ -181,6 +181,12 @@ impl Contexts {
         let member = body.get("@context");
         match bt {
             BodyType::LdJson => {
+                if crate::http::link_context(headers)?.is_some() {
+                    return Err(ApiError::bad_data(
+                        "a JSON-LD Link header cannot accompany an application/ld+json body: \
+                         its @context goes in the body (clause 6.3.5)",
+                    ));
+                }
                 let Some(raw) = member else {
                     return Err(ApiError::bad_data(
                         "an application/ld+json body must contain an @context",

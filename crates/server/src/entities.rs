@@ -242,6 +242,11 @@ pub(crate) async fn create(
     Ok(resp)
 }
 
+/// PUT/PATCH `/entities/` (or `/entities`): the entity id is missing (400, not 405).
+pub(crate) async fn empty_id() -> ApiResult<Response> {
+    Err(ApiError::bad_data("the entity id in the path is empty"))
+}
+
 /// GET /entities/{id}
 pub(crate) async fn retrieve(
     State(st): State<AppState>,

@@ -91,7 +91,16 @@ impl AppState {
 /// The axum router for the NGSI-LD API, plus the cockpit when `state` has a live source.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/entities", get(entities::query).post(entities::create).delete(entities::purge))
+        .route(
+            "/entities",
+            get(entities::query)
+                .post(entities::create)
+                .delete(entities::purge)
+                // `/entities/` arrives here once its trailing slash is trimmed: a replace or
+                // merge without an entity id.
+                .put(entities::empty_id)
+                .patch(entities::empty_id),
+        )
         .route(
             "/entities/{id}",
             get(entities::retrieve)

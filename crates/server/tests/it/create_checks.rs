@@ -150,3 +150,55 @@ async fn delete_type_selector_batch_null_item_scoped_context_and_merge_null() {
     let (_, got) = hub.get_json(&format!("/entities/{id}")).await;
     assert_eq!(got["address"]["value"], json!({"street": "Pariser Platz", "city": "Berlin"}));
 }
+
+/// Official CreateEntity/ReplaceEntity/MergeEntity files: an ld+json body with a JSON-LD Link
+/// header (001_09_01, 003_09_01), a type that is a JSON-LD keyword (001_02_04) and an empty id
+/// in the path (054_02_02, 056_02_02) are BadRequestData.
+#[tokio::test]
+async fn link_with_ld_body_keyword_types_and_empty_ids_are_bad_request_data() {
+    use reqwest::Method;
+    let hub = Hub::start().await;
+    let core = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld";
+    let link = format!(
+        "<{core}>; rel=\"http://www.w3.org/ns/json-ld#context\"; type=\"application/ld+json\""
+    );
+    let entity = json!({"id": "urn:ngsi-ld:Vehicle:lk1", "type": "Vehicle", "@context": core});
+    let r = hub
+        .req(Method::POST, "/entities")
+        .header("Content-Type", "application/ld+json")
+        .header("Link", &link)
+        .body(entity.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 400, "BadRequestData").await;
+    let r = hub
+        .req(Method::POST, "/entityOperations/create")
+        .header("Content-Type", "application/ld+json")
+        .header("Link", &link)
+        .body(json!([entity]).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "{}", r.text().await.unwrap());
+    let (status, _) = hub.get_json("/entities/urn:ngsi-ld:Vehicle:lk1").await;
+    assert_eq!(status, 404, "nothing was created");
+
+    let r =
+        hub.post_json("/entities", &json!({"id": "urn:ngsi-ld:Vehicle:lk2", "type": "type"})).await;
+    assert_problem(r, 400, "BadRequestData").await;
+
+    for method in [Method::PUT, Method::PATCH] {
+        let r = hub
+            .req(method.clone(), "/entities/")
+            .header("Content-Type", "application/json")
+            .body(json!({"speed": {"type": "Property", "value": 1}}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_problem(r, 400, "BadRequestData").await;
+    }
+    // Without the Link header the same ld+json create still succeeds.
+    let r = hub.post_ld("/entities", &entity).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
