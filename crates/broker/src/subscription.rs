@@ -562,7 +562,7 @@ impl Linker<'_> {
         for _ in 0..join.level {
             let mut next = Vec::new();
             for e in &frontier {
-                for (_, id) in link_targets(e) {
+                for (_, id) in e.relationship_targets() {
                     if seen.insert(id.clone())
                         && let Ok(t) = self.broker.retrieve_entity(self.tenant, &id)
                     {
@@ -579,7 +579,7 @@ impl Linker<'_> {
         if level == 0 {
             return;
         }
-        for (name, id) in link_targets(e) {
+        for (name, id) in e.relationship_targets() {
             let Ok(t) = self.broker.retrieve_entity(self.tenant, &id) else { continue };
             let mut linked = Value::Object(render_entity(&t, &self.options(ctx)));
             self.inline(&t, &mut linked, level - 1, ctx);
@@ -602,25 +602,6 @@ impl Linker<'_> {
             }
         }
     }
-}
-
-/// (attribute, target id) of every relationship of `e`.
-fn link_targets(e: &Entity) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (name, list) in &e.attrs {
-        for a in list {
-            let ids: Vec<&str> = match (a.kind, &a.value) {
-                (AttrKind::Relationship, Value::String(s)) => vec![s.as_str()],
-                (AttrKind::Relationship | AttrKind::ListRelationship, Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|v| v.as_str().or_else(|| v.get("object").and_then(Value::as_str)))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            out.extend(ids.into_iter().map(|id| (name.clone(), id.to_string())));
-        }
-    }
-    out
 }
 
 /// Sends the notifications of one subscription, in order.

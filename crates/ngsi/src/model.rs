@@ -175,4 +175,27 @@ impl Entity {
     pub fn has_type(&self, iri: &str) -> bool {
         self.types.iter().any(|t| t == iri)
     }
+
+    /// (attribute name, target entity id) of every Relationship and ListRelationship.
+    pub fn relationship_targets(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (name, list) in &self.attrs {
+            for a in list {
+                let ids: Vec<&str> = match (a.kind, &a.value) {
+                    (AttrKind::Relationship, Value::String(s)) => vec![s.as_str()],
+                    (AttrKind::Relationship | AttrKind::ListRelationship, Value::Array(items)) => {
+                        items
+                            .iter()
+                            .filter_map(|v| {
+                                v.as_str().or_else(|| v.get("object").and_then(Value::as_str))
+                            })
+                            .collect()
+                    }
+                    _ => Vec::new(),
+                };
+                out.extend(ids.into_iter().map(|id| (name.clone(), id.to_string())));
+            }
+        }
+        out
+    }
 }

@@ -141,6 +141,11 @@ fn is_dot_segment(name: &str) -> bool {
 
 /// Decodes the `%XX` triplets of `text` once; anything else is kept as it is.
 fn percent_fold(text: &str) -> String {
+    String::from_utf8_lossy(&percent_bytes(text)).into_owned()
+}
+
+/// The bytes of `text` with each valid `%XX` triplet decoded once.
+pub(crate) fn percent_bytes(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -157,7 +162,7 @@ fn percent_fold(text: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// A parsed fragment: what an append/update/merge/replace body carries.

@@ -160,25 +160,9 @@ fn projection_list(v: &Value, what: &str) -> NgsiResult<Vec<String>> {
     Ok(names)
 }
 
-/// Decodes `%XX` escapes (UTF-8); text without a valid escape is returned unchanged.
+/// Decodes `%XX` escapes (UTF-8); text that does not decode to UTF-8 is returned unchanged.
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+    String::from_utf8(crate::parse::percent_bytes(text)).unwrap_or_else(|_| text.to_string())
 }
 
 fn number(v: &Value, what: &str) -> NgsiResult<f64> {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use citybrain_broker::Broker;
 use citybrain_ngsi::Context;
 use citybrain_ngsi::expr::Expr;
-use citybrain_ngsi::model::{AttrKind, Entity};
+use citybrain_ngsi::model::Entity;
 use citybrain_ngsi::query::{Query, Term};
 use citybrain_ngsi::render::Format;
 use serde_json::Value;
@@ -37,24 +37,6 @@ pub(crate) fn parse(p: &Params) -> ApiResult<Option<Join>> {
     }
 }
 
-fn targets(e: &Entity) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (name, list) in &e.attrs {
-        for a in list {
-            let ids: Vec<&str> = match (a.kind, &a.value) {
-                (AttrKind::Relationship, Value::String(s)) => vec![s.as_str()],
-                (AttrKind::Relationship | AttrKind::ListRelationship, Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|v| v.as_str().or_else(|| v.get("object").and_then(Value::as_str)))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            out.extend(ids.into_iter().map(|id| (name.clone(), id.to_string())));
-        }
-    }
-    out
-}
-
 /// Renders `roots` with the join applied.
 pub(crate) fn render(
     broker: &Broker,
@@ -76,7 +58,7 @@ pub(crate) fn render(
             for _ in 0..level {
                 let mut next = Vec::new();
                 for e in &frontier {
-                    for (_, id) in targets(e) {
+                    for (_, id) in e.relationship_targets() {
                         if seen.insert(id.clone())
                             && let Ok(t) = broker.retrieve_entity(tenant, &id)
                         {
@@ -118,7 +100,7 @@ fn inline(
     if level == 0 {
         return out;
     }
-    for (name, id) in targets(e) {
+    for (name, id) in e.relationship_targets() {
         let Ok(t) = broker.retrieve_entity(tenant, &id) else { continue };
         let linked = inline(broker, tenant, &t, level - 1, &plain(view), ctx, media);
         let key = ctx.compact(&name);
@@ -194,18 +176,19 @@ fn term_matches(
     inner_term.cond = t.cond.clone();
     inner_term.expand_values = t.expand_values;
     let rel_iri = ctx.expand(rel);
-    let found = targets(e).into_iter().filter(|(name, _)| *name == rel_iri).any(|(_, id)| {
-        let Ok(target) = broker.retrieve_entity(tenant, &id) else { return false };
-        if hint.as_ref().is_some_and(|h| !target.types.contains(h)) {
-            return false;
-        }
-        if t.negated {
-            let mut present = inner_term.clone();
-            present.negated = false;
-            term_matches(broker, tenant, &present, &target, ctx, depth + 1)
-        } else {
-            term_matches(broker, tenant, &inner_term, &target, ctx, depth + 1)
-        }
-    });
+    let found =
+        e.relationship_targets().into_iter().filter(|(name, _)| *name == rel_iri).any(|(_, id)| {
+            let Ok(target) = broker.retrieve_entity(tenant, &id) else { return false };
+            if hint.as_ref().is_some_and(|h| !target.types.contains(h)) {
+                return false;
+            }
+            if t.negated {
+                let mut present = inner_term.clone();
+                present.negated = false;
+                term_matches(broker, tenant, &present, &target, ctx, depth + 1)
+            } else {
+                term_matches(broker, tenant, &inner_term, &target, ctx, depth + 1)
+            }
+        });
     if t.negated { !found } else { found }
 }
