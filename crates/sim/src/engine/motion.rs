@@ -49,8 +49,9 @@ impl Engine {
     /// Appends a vehicle to the drivable it decided to move onto. Vehicles arriving at one
     /// lane from different lane links can end up inside each other (CityFlow lets this happen,
     /// rarely, when neither could yield at the merge point); then the later one stops at the
-    /// tail of the earlier one, on the lane or, if that tail is still in the intersection, at
-    /// the end of its own lane link.
+    /// tail of the earlier one: on the lane, or, if that tail is still in the intersection, as
+    /// far back as it must be on the lane link it is taking (and, if that link is shorter
+    /// than the overlap, at the end of the lane it came from).
     fn enter_drivable(&mut self, s: u32) {
         let si = s as usize;
         let d = self.dec[si].drivable;
@@ -59,25 +60,45 @@ impl Engine {
             let t = &self.dec[tail as usize];
             let limit = t.dis - self.t.types[self.st[tail as usize].ty as usize].p.length_m;
             if self.dec[si].dis > limit {
-                let old = self.st[si].drivable;
-                let back_to_link = limit < 0.0
-                    && self.t.is_link(old)
-                    && self.t.link_end[(old - self.t.n_lanes) as usize] == d;
-                let speed = self.dec[si].speed.min(t.speed);
-                let dec = &mut self.dec[si];
-                dec.speed = speed;
-                if back_to_link {
-                    dec.drivable = old;
-                    dec.dis = (self.t.dlen[old as usize] + limit).max(self.st[si].dis);
-                    dec.lanes_entered = 0;
-                    let (dis, decs) = (dec.dis, &self.dec);
-                    self.q.insert_behind(old, s, |x| decs[x as usize].dis >= dis);
+                self.dec[si].speed = self.dec[si].speed.min(t.speed);
+                if limit < 0.0 && self.back_off(s, d, -limit) {
                     return;
                 }
-                dec.dis = limit.max(0.0);
+                self.dec[si].dis = limit.max(0.0);
             }
         }
         self.q.push_back(d, s);
+    }
+
+    /// Keeps a vehicle `excess` metres short of the start of lane `d`, on the lane link that
+    /// leads it there (or the lane before that link), and queues it there. False if it did
+    /// not reach `d` through a lane link this step (it then stops at the lane's start).
+    fn back_off(&mut self, s: u32, d: u32, excess: f64) -> bool {
+        let si = s as usize;
+        let old = self.st[si].drivable;
+        let ends_at_d = |link: u32| {
+            self.t.is_link(link) && self.t.link_end[(link - self.t.n_lanes) as usize] == d
+        };
+        let (drivable, dis) = if ends_at_d(old) {
+            (old, (self.t.dlen[old as usize] - excess).max(self.st[si].dis))
+        } else if ends_at_d(self.st[si].next) {
+            let link = self.st[si].next;
+            let on_link = self.t.dlen[link as usize] - excess;
+            if on_link >= 0.0 {
+                (link, on_link)
+            } else {
+                (old, (self.t.dlen[old as usize] + on_link).max(self.st[si].dis))
+            }
+        } else {
+            return false;
+        };
+        let dec = &mut self.dec[si];
+        dec.drivable = drivable;
+        dec.dis = dis;
+        dec.lanes_entered = 0;
+        let decs = &self.dec;
+        self.q.insert_behind(drivable, s, |x| decs[x as usize].dis >= dis);
+        true
     }
 
     fn finish(&mut self, slot: u32, now: f64) {
