@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::entities::{DEFAULT_LIMIT, MAX_LIMIT, View, geo_query, query_response};
 use crate::http::{BodyType, Media, Options, Params, body_type, negotiate, parse_json};
 use crate::problem::{ApiError, ApiResult};
-use crate::respond::no_content;
+use crate::respond::{self, no_content};
 use crate::{AppState, header_value, tenant_of};
 
 /// POST /entityOperations/{op}
@@ -239,6 +239,17 @@ async fn query(
     )?;
     let view = View::from_params(&vp, &ctx)?;
     let ordering = crate::order::Ordering::from_body(&json, &ctx)?;
-    let page = crate::entities::ordered_page(&st, &tenant, &query, ordering.as_ref(), &ctx)?;
+    let mut page = crate::entities::ordered_page(&st, &tenant, &query, ordering.as_ref(), &ctx)?;
+    view.drop_unselected(&mut page.entities);
+    // Table 5.2.23-1: the Query's join/joinLevel members (019_24).
+    if let Some(join) = crate::join::from_query_body(&json)? {
+        let items =
+            crate::join::render(&st.broker, &tenant, join, &page.entities, &view, &ctx, media);
+        let mut resp = respond::json(StatusCode::OK, media, &rctx, Value::Array(items), &headers);
+        if let Some(total) = page.total {
+            resp.headers_mut().insert("NGSILD-Results-Count", header_value(&total.to_string()));
+        }
+        return Ok(resp);
+    }
     Ok(query_response(&page, &view, &rctx, media, &headers, &query, None))
 }

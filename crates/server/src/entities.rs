@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use crate::contexts::RequestContext;
 use crate::http::{Media, Options, Params, body_type, negotiate, parse_json};
 use crate::problem::{ApiError, ApiResult};
+use crate::projection::Member;
 use crate::render_cache;
 use crate::respond::{self, no_content};
 use crate::{AppState, header_value, tenant_of};
@@ -91,6 +92,7 @@ fn check_id(id: &str) -> ApiResult<()> {
 }
 
 /// Owned rendering choices derived from the parameters.
+#[derive(Clone)]
 pub(crate) struct View {
     pub(crate) format: Format,
     pub(crate) sys_attrs: bool,
@@ -99,45 +101,144 @@ pub(crate) struct View {
     pub(crate) pick_core: Option<(bool, bool)>,
     pub(crate) lang: Option<String>,
     pub(crate) geometry_property: String,
+    /// `rel{…}` in pick/omit: the view of the entities `rel` links to (expanded `rel`).
+    pub(crate) linked: Vec<(String, View)>,
+    /// `attrs` names a system attribute (`createdAt`, …), which no entity lists as an
+    /// attribute, so an unmatched `attrs` does not mean nothing was selected.
+    pub(crate) attrs_name_system: bool,
 }
 
 impl View {
     pub(crate) fn from_params(p: &Params, ctx: &Context) -> ApiResult<View> {
         let opts = Options::parse(p)?;
-        let mut attrs: Option<Vec<String>> = {
-            let a = p.list("attrs");
-            (!a.is_empty()).then(|| a.iter().map(|n| ctx.expand(n)).collect())
-        };
-        let pick = projection_terms(p, "pick")?;
-        let omit_raw = projection_terms(p, "omit")?;
-        if !pick.is_empty() && !omit_raw.is_empty() {
+        let attrs_raw = p.list("attrs");
+        let attrs: Option<Vec<String>> =
+            (!attrs_raw.is_empty()).then(|| attrs_raw.iter().map(|n| ctx.expand(n)).collect());
+        let pick = projection_members(p, "pick")?;
+        let omit = projection_members(p, "omit")?;
+        if !pick.is_empty() && !omit.is_empty() {
             return Err(ApiError::bad_data("pick and omit cannot be used together"));
         }
-        let mut pick_core = None;
-        if !pick.is_empty() {
-            let names: Vec<String> =
-                pick.iter().filter(|n| *n != "id" && *n != "type").map(|n| ctx.expand(n)).collect();
-            attrs = Some(names);
-            pick_core = Some((pick.iter().any(|n| n == "id"), pick.iter().any(|n| n == "type")));
+        // Clause 4.21: pick/omit replace attrs, they are not combined with it.
+        if attrs.is_some() && (!pick.is_empty() || !omit.is_empty()) {
+            return Err(ApiError::bad_data("pick or omit cannot be used together with attrs"));
         }
-        let omit =
-            omit_raw
-                .iter()
-                .map(|n| {
-                    if n == "id" || n == "type" || n == "scope" { n.clone() } else { ctx.expand(n) }
-                })
-                .collect();
         let geometry_property =
             p.get("geometryProperty").map_or_else(|| LOCATION.to_string(), |g| ctx.expand(g));
-        Ok(View {
+        let base = View {
             format: opts.format,
             sys_attrs: opts.sys_attrs,
             attrs,
-            omit,
-            pick_core,
+            omit: Vec::new(),
+            pick_core: None,
             lang: p.get("lang").map(str::to_string),
             geometry_property,
+            linked: Vec::new(),
+            attrs_name_system: attrs_raw
+                .iter()
+                .any(|a| crate::checks::SYSTEM_ATTRS.contains(&a.as_str())),
+        };
+        Ok(if !pick.is_empty() {
+            base.project(&pick, true, ctx)
+        } else if !omit.is_empty() {
+            base.project(&omit, false, ctx)
+        } else {
+            base
         })
+    }
+
+    /// The same representation without any projection.
+    pub(crate) fn plain(&self) -> View {
+        View {
+            attrs: None,
+            omit: Vec::new(),
+            pick_core: None,
+            linked: Vec::new(),
+            attrs_name_system: false,
+            ..self.clone()
+        }
+    }
+
+    /// This view with a `pick` (or `omit`) of `members` applied. `rel{…}` projects the entities
+    /// linked through `rel`; with pick it also keeps `rel`, with omit it leaves `rel` in place.
+    fn project(mut self, members: &[Member], pick: bool, ctx: &Context) -> View {
+        let core = |n: &str| n == "id" || n == "type" || (!pick && n == "scope");
+        let mut picked = Vec::new();
+        let (mut keep_id, mut keep_type) = (false, false);
+        for m in members {
+            let name = if core(&m.name) { m.name.clone() } else { ctx.expand(&m.name) };
+            if let Some(inner) = &m.linked {
+                self.linked.push((name.clone(), self.plain().project(inner, pick, ctx)));
+                if !pick {
+                    continue;
+                }
+            }
+            match (pick, name.as_str()) {
+                (true, "id") => keep_id = true,
+                (true, "type") => keep_type = true,
+                (true, _) => picked.push(name),
+                (false, _) => self.omit.push(name),
+            }
+        }
+        if pick {
+            self.attrs = Some(picked);
+            self.pick_core = Some((keep_id, keep_type));
+        }
+        self
+    }
+
+    /// The view of the entities linked through the (expanded) relationship `rel`.
+    pub(crate) fn for_linked(&self, rel: &str) -> View {
+        self.linked
+            .iter()
+            .find(|(name, _)| name == rel)
+            .map_or_else(|| self.plain(), |(_, v)| v.clone())
+    }
+
+    /// Whether the attribute `name` (expanded) survives the projection.
+    pub(crate) fn keeps_attr(&self, name: &str) -> bool {
+        self.attrs.as_ref().is_none_or(|a| a.iter().any(|n| n == name))
+            && !self.omit.iter().any(|n| n == name)
+    }
+
+    /// Whether pick or omit is given.
+    pub(crate) fn projects(&self) -> bool {
+        self.pick_core.is_some() || !self.omit.is_empty() || !self.linked.is_empty()
+    }
+
+    /// Whether nothing of an entity with these attributes is selected: `attrs` matches none
+    /// of them, or pick/omit leave no member (clauses 5.7.1.4 / 5.7.3.4: ResourceNotFound).
+    pub(crate) fn selects_nothing<'a>(
+        &self,
+        mut attr_names: impl Iterator<Item = &'a String>,
+        has_scope: bool,
+    ) -> bool {
+        let attr_kept = attr_names.any(|n| self.keeps_attr(n));
+        if self.pick_core.is_none() && self.attrs.is_some() {
+            return !attr_kept && !self.attrs_name_system;
+        }
+        let (pick_id, pick_type) = self.pick_core.unwrap_or((true, true));
+        let omitted = |n: &str| self.omit.iter().any(|o| o == n);
+        let id_kept = pick_id && !omitted("id");
+        let type_kept = pick_type && !omitted("type");
+        let scope_kept = has_scope && self.pick_core.is_none() && !omitted("scope");
+        !(id_kept || type_kept || scope_kept || attr_kept)
+    }
+
+    /// Query results (clause 4.21): an entity of which pick/omit leave nothing is left out
+    /// rather than listed as `{}`.
+    pub(crate) fn drop_unselected(&self, entities: &mut Vec<Entity>) {
+        if self.projects() {
+            entities.retain(|e| !self.selects_nothing(e.attrs.keys(), !e.scope.is_empty()));
+        }
+    }
+
+    /// [`View::selects_nothing`] for a stored entity, as a ResourceNotFound error.
+    pub(crate) fn check_selects(&self, e: &Entity) -> ApiResult<()> {
+        if self.selects_nothing(e.attrs.keys(), !e.scope.is_empty()) {
+            return Err(nothing_selected(&e.id));
+        }
+        Ok(())
     }
 
     pub(crate) fn options<'a>(&'a self, ctx: &'a Context) -> RenderOptions<'a> {
@@ -200,22 +301,21 @@ impl View {
     }
 }
 
-/// The members of a `pick`/`omit` projection (clause 4.21): a comma or a pipe separates
-/// them, and an empty member is a violation of the grammar.
-fn projection_terms(p: &Params, name: &str) -> ApiResult<Vec<String>> {
-    let mut terms = Vec::new();
+/// The members of a `pick`/`omit` projection (clause 4.21), repeated parameters joined.
+fn projection_members(p: &Params, name: &str) -> ApiResult<Vec<Member>> {
+    let mut members = Vec::new();
     for value in p.all(name) {
-        for term in value.split([',', '|']) {
-            let term = term.trim();
-            if term.is_empty() {
-                return Err(ApiError::bad_data(format!(
-                    "{name}='{value}' has an empty member; members are separated by ',' or '|'"
-                )));
-            }
-            terms.push(term.to_string());
-        }
+        members.extend(crate::projection::parse(name, value)?);
     }
-    Ok(terms)
+    Ok(members)
+}
+
+/// ResourceNotFound for an entity of which attrs/pick/omit leave nothing.
+pub(crate) fn nothing_selected(id: &str) -> ApiError {
+    ApiError::kind(
+        citybrain_ngsi::ErrorKind::ResourceNotFound,
+        format!("entity '{id}' has nothing left after attrs/pick/omit"),
+    )
 }
 
 /// POST /entities
@@ -275,18 +375,9 @@ pub(crate) async fn retrieve(
     }
     let entity = st.broker.retrieve_entity(&tenant, &id)?;
     check_type_selector(&entity, &p, &rctx.ctx)?;
+    view.check_selects(&entity)?;
     let body = match join {
-        Some(j @ crate::join::Join::Flat(_)) => Value::Array(crate::join::render(
-            &st.broker,
-            &tenant,
-            j,
-            &[entity],
-            &view,
-            &rctx.ctx,
-            media,
-        )),
-        Some(j) => crate::join::render(&st.broker, &tenant, j, &[entity], &view, &rctx.ctx, media)
-            .remove(0),
+        Some(j) => crate::join::render_one(&st.broker, &tenant, j, entity, &view, &rctx.ctx, media),
         None => view.render(&entity, &rctx.ctx, media),
     };
     let mut body = body;
@@ -376,6 +467,8 @@ fn retrieve_rendered(
         return Ok(hit);
     }
     let (entity, stamp) = st.broker.retrieve_stamped(tenant, id)?;
+    // Only answers that select something are cached, so a hit needs no such check.
+    view.check_selects(&entity)?;
     let body = view.entity_body(&entity, rctx, media, headers);
     st.renders.put(key, stamp, rctx.ctx.clone(), body.clone());
     Ok(body)
@@ -481,11 +574,12 @@ pub(crate) async fn query(
     let join = crate::join::parse(&p)?;
     let map_flag = p.flag("entityMap")?;
     let ordering = crate::order::Ordering::from_params(&p, &rctx.ctx)?;
-    let (page, map_use) = if crate::entity_maps::EntityMaps::requested(&headers, map_flag) {
+    let (mut page, map_use) = if crate::entity_maps::EntityMaps::requested(&headers, map_flag) {
         crate::entity_maps::query_page(&st, &tenant, &headers, map_flag, &mut query)?
     } else {
         (ordered_page(&st, &tenant, &query, ordering.as_ref(), &rctx.ctx)?, None)
     };
+    view.drop_unselected(&mut page.entities);
     let mut resp = if let Some(j) = join {
         let items =
             crate::join::render(&st.broker, &tenant, j, &page.entities, &view, &rctx.ctx, media);

@@ -37,7 +37,29 @@ pub(crate) fn parse(p: &Params) -> ApiResult<Option<Join>> {
     }
 }
 
-/// Renders `roots` with the join applied.
+/// Reads the `join`/`joinLevel` members of a Query body (types already checked by
+/// `checks::check_query_body`).
+pub(crate) fn from_query_body(json: &Value) -> ApiResult<Option<Join>> {
+    let level = json.get("joinLevel").and_then(Value::as_u64).map_or(1, |l| l as usize);
+    if level > crate::checks::MAX_JOIN_LEVEL {
+        return Err(ApiError::bad_data(format!(
+            "joinLevel {level} exceeds the maximum of {}",
+            crate::checks::MAX_JOIN_LEVEL
+        )));
+    }
+    match json.get("join").and_then(Value::as_str) {
+        None | Some("@none") => Ok(None),
+        Some("inline") => Ok(Some(Join::Inline(level))),
+        Some("flat") => Ok(Some(Join::Flat(level))),
+        Some(other) => {
+            Err(ApiError::bad_data(format!("join must be flat, inline or @none, not '{other}'")))
+        }
+    }
+}
+
+/// Renders `roots` with the join applied. A linked entity is rendered with the view its
+/// relationship's `rel{…}` projection gives (the plain view without one), and only the
+/// relationships the projection keeps are followed.
 pub(crate) fn render(
     broker: &Broker,
     tenant: &str,
@@ -51,40 +73,59 @@ pub(crate) fn render(
         Join::Inline(level) => {
             roots.iter().map(|e| inline(broker, tenant, e, level, view, ctx, media)).collect()
         }
-        Join::Flat(level) => {
-            let mut seen: HashSet<String> = roots.iter().map(|e| e.id.clone()).collect();
-            let mut out: Vec<Value> = roots.iter().map(|e| view.render(e, ctx, media)).collect();
-            let mut frontier: Vec<Entity> = roots.to_vec();
-            for _ in 0..level {
-                let mut next = Vec::new();
-                for e in &frontier {
-                    for (_, id) in e.relationship_targets() {
-                        if seen.insert(id.clone())
-                            && let Ok(t) = broker.retrieve_entity(tenant, &id)
-                        {
-                            out.push(plain(view).render(&t, ctx, media));
-                            next.push(t);
-                        }
-                    }
-                }
-                frontier = next;
-            }
-            out
-        }
+        Join::Flat(level) => flat(broker, tenant, roots, level, view, ctx, media),
     }
 }
 
-/// The view used for linked entities: same representation, no projection.
-fn plain(view: &View) -> View {
-    View {
-        format: view.format,
-        sys_attrs: view.sys_attrs,
-        attrs: None,
-        omit: Vec::new(),
-        pick_core: None,
-        lang: view.lang.clone(),
-        geometry_property: view.geometry_property.clone(),
+/// Renders one retrieved entity with the join applied: the inline entity, or the flat list —
+/// which is the bare entity when no linked entity was found (018_14_02: a retrieve answers
+/// one entity unless there are linked entities to list beside it).
+pub(crate) fn render_one(
+    broker: &Broker,
+    tenant: &str,
+    join: Join,
+    root: Entity,
+    view: &View,
+    ctx: &Context,
+    media: Media,
+) -> Value {
+    let mut items = render(broker, tenant, join, std::slice::from_ref(&root), view, ctx, media);
+    match join {
+        Join::Flat(_) if items.len() > 1 => Value::Array(items),
+        _ => items.swap_remove(0),
     }
+}
+
+fn flat(
+    broker: &Broker,
+    tenant: &str,
+    roots: &[Entity],
+    level: usize,
+    view: &View,
+    ctx: &Context,
+    media: Media,
+) -> Vec<Value> {
+    let mut seen: HashSet<String> = roots.iter().map(|e| e.id.clone()).collect();
+    let mut out: Vec<Value> = roots.iter().map(|e| view.render(e, ctx, media)).collect();
+    let mut frontier: Vec<(Entity, View)> =
+        roots.iter().map(|e| (e.clone(), view.clone())).collect();
+    for _ in 0..level {
+        let mut next = Vec::new();
+        for (e, v) in &frontier {
+            for (name, id) in e.relationship_targets() {
+                if !v.keeps_attr(&name) || !seen.insert(id.clone()) {
+                    continue;
+                }
+                if let Ok(t) = broker.retrieve_entity(tenant, &id) {
+                    let linked_view = v.for_linked(&name);
+                    out.push(linked_view.render(&t, ctx, media));
+                    next.push((t, linked_view));
+                }
+            }
+        }
+        frontier = next;
+    }
+    out
 }
 
 fn inline(
@@ -101,13 +142,10 @@ fn inline(
         return out;
     }
     for (name, id) in e.relationship_targets() {
-        let Ok(t) = broker.retrieve_entity(tenant, &id) else { continue };
-        let linked = inline(broker, tenant, &t, level - 1, &plain(view), ctx, media);
         let key = ctx.compact(&name);
-        let slot = match out.get_mut(&key) {
-            Some(v) => v,
-            None => continue,
-        };
+        let Some(slot) = out.get_mut(&key) else { continue };
+        let Ok(t) = broker.retrieve_entity(tenant, &id) else { continue };
+        let linked = inline(broker, tenant, &t, level - 1, &view.for_linked(&name), ctx, media);
         match (view.format, slot) {
             (Format::KeyValues, slot) => *slot = linked,
             (_, Value::Object(attr)) => {

@@ -16,6 +16,7 @@ mod join;
 mod notify;
 mod order;
 mod problem;
+mod projection;
 mod render_cache;
 mod respond;
 mod subscriptions;

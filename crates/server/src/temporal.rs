@@ -335,6 +335,10 @@ pub(crate) async fn retrieve(
     let rctx = st.contexts.for_headers(&headers).await?;
     let tv = temporal_view(&p, &rctx.ctx)?;
     let e = st.broker.temporal_entity(&tenant, &id).await?;
+    // 020_08, 020_23: attrs matching no attribute, or pick/omit leaving nothing, is 404.
+    if tv.view.selects_nothing(e.attrs.keys(), !e.scope.is_empty()) {
+        return Err(crate::entities::nothing_selected(&e.id));
+    }
     let flag = p.flag("entityMap")?;
     let (kept, cut) = page_of(&e, &tv, &rctx);
     let mut resp =
