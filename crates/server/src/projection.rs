@@ -59,7 +59,8 @@ impl Parser<'_> {
         while let Some(c) = self.peek().filter(|c| !matches!(c, ',' | '|' | '{' | '}')) {
             self.pos += c.len_utf8();
         }
-        let name = &self.text[start..self.pos];
+        // Spaces around a name are tolerated, as in `pick=name, street`.
+        let name = self.text[start..self.pos].trim();
         if name.is_empty() {
             return Err(self.error(&format!("an empty member at position {start}")));
         }
@@ -99,6 +100,8 @@ mod tests {
     fn nested_members_parse_at_every_level() {
         let m = parse("pick", "id,locatedAt{id,name,isInCountry{id|description}}").unwrap();
         assert_eq!(names(&m), ["id", "locatedAt{id,name,isInCountry{id,description}}"]);
+        let m = parse("omit", "name, street").unwrap();
+        assert_eq!(names(&m), ["name", "street"]);
     }
 
     #[test]
@@ -112,6 +115,7 @@ mod tests {
             "id,,name",
             "id,locatedAt{,name}",
             "id,locatedAt{}",
+            "id, ,name",
             "id}",
             "",
         ] {
