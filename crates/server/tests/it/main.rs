@@ -12,6 +12,7 @@ mod entity_maps;
 mod expand_values;
 mod provision_attrs;
 mod query;
+mod query_checks;
 mod request_checks;
 mod show_changes;
 mod subscription_checks;
