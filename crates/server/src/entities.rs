@@ -604,6 +604,12 @@ pub(crate) async fn purge(
         q.as_deref(),
         &["type", "id", "idPattern", "q", "scopeQ", "keep", "drop", "local", "attrs"],
     )?;
+    // The all-types wildcard belongs to the query operations; a purge names its types.
+    if p.get("type") == Some(ALL_TYPES) {
+        return Err(ApiError::bad_data(
+            "type=* selects entities for queries only, not for a purge",
+        ));
+    }
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
     let mut query = entity_query(&p, &rctx.ctx, true)?;

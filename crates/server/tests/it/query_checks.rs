@@ -264,6 +264,11 @@ async fn type_wildcard_selects_every_type_and_refuses_local_false() {
     );
     // 019_26_02
     assert_problem(hub.get("/entities?type=*&local=false").await, 400, "BadRequestData").await;
+    // A purge does not take the wildcard: nothing is deleted.
+    let purge = hub.req(Method::DELETE, "/entities?type=*").send().await.unwrap();
+    assert_problem(purge, 400, "BadRequestData").await;
+    let (_, body) = hub.get_json("/entities?type=*").await;
+    assert_eq!(body.as_array().map(Vec::len), Some(2), "{body}");
 }
 
 #[tokio::test]
