@@ -75,9 +75,109 @@ fn scope_matches(pattern: &[String], scope: &str) -> bool {
 
 /// Compiles an `idPattern` (a regular expression over entity ids).
 pub fn parse_id_pattern(text: &str) -> NgsiResult<Regex> {
-    Regex::new(text).map_err(|e| {
-        NgsiError::bad_data(format!("idPattern '{text}' is not a valid regular expression: {e}"))
-    })
+    let invalid = |why: String| {
+        NgsiError::bad_data(format!("idPattern '{text}' is not a valid regular expression: {why}"))
+    };
+    if has_stacked_quantifier(text) {
+        // The regex crate reads `a**` as `(a*)*`; the common regex dialects (POSIX ERE,
+        // Java, JavaScript, Python) reject a quantifier applied to a quantifier, and so does
+        // the conformance suite (019_03_02).
+        return Err(invalid("a quantifier follows another quantifier".into()));
+    }
+    Regex::new(text).map_err(|e| invalid(e.to_string()))
+}
+
+/// What the previous regex token was, for spotting a quantifier applied to a quantifier.
+#[derive(Clone, Copy, PartialEq)]
+enum LastToken {
+    Other,
+    Quantifier,
+    /// A quantifier made lazy by `?`.
+    LazyQuantifier,
+}
+
+/// Whether `pattern` has a repetition operator (`*`, `+`, `?`, `{n,m}`) directly after
+/// another one, other than the single `?` that makes a quantifier lazy.
+fn has_stacked_quantifier(pattern: &str) -> bool {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut last = LastToken::Other;
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => {
+                i += 2;
+                last = LastToken::Other;
+                continue;
+            }
+            '[' => {
+                i = class_end(&chars, i);
+                last = LastToken::Other;
+            }
+            '*' | '+' => {
+                if last != LastToken::Other {
+                    return true;
+                }
+                last = LastToken::Quantifier;
+            }
+            '?' => {
+                last = match last {
+                    LastToken::Other => LastToken::Quantifier,
+                    LastToken::Quantifier => LastToken::LazyQuantifier,
+                    LastToken::LazyQuantifier => return true,
+                };
+            }
+            '{' => match repetition_end(&chars, i) {
+                Some(end) => {
+                    if last != LastToken::Other {
+                        return true;
+                    }
+                    i = end;
+                    last = LastToken::Quantifier;
+                }
+                None => last = LastToken::Other,
+            },
+            _ => last = LastToken::Other,
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The index of the `]` closing the character class opened at `start` (nested classes and
+/// escapes included), or the last index when it is unclosed.
+fn class_end(chars: &[char], start: usize) -> usize {
+    let mut i = start + 1;
+    if chars.get(i) == Some(&'^') {
+        i += 1;
+    }
+    if chars.get(i) == Some(&']') {
+        i += 1;
+    }
+    let mut depth = 1;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    chars.len().saturating_sub(1)
+}
+
+/// The index of the `}` of a counted repetition `{n}`, `{n,}` or `{n,m}` opened at `start`.
+fn repetition_end(chars: &[char], start: usize) -> Option<usize> {
+    let close = start + chars[start..].iter().position(|c| *c == '}')?;
+    let inner: String = chars[start + 1..close].iter().collect();
+    let (low, high) = inner.split_once(',').unwrap_or((&inner, "0"));
+    let counts = |s: &str| s.trim().chars().all(|c| c.is_ascii_digit());
+    (!low.trim().is_empty() && counts(low) && counts(high)).then_some(close)
 }
 
 #[cfg(test)]
@@ -95,6 +195,16 @@ mod tests {
         assert!(types_match(&e, &["B".into()]));
         assert!(parse_type_expr("A;", &id).is_err());
         assert!(parse_type_expr("A B", &id).is_err());
+    }
+
+    #[test]
+    fn id_patterns_reject_a_quantifier_on_a_quantifier() {
+        for bad in ["invalid_entity_id_pattern**", "a+*", "a{2}*", "a???", "a*{2}", "("] {
+            assert!(parse_id_pattern(bad).is_err(), "{bad}");
+        }
+        for good in ["urn:ngsi-ld:Vehicle:1.*", "a*?", "a??", "a{2}?", "[*+]+", r"a\*+", "(?i)x+"] {
+            assert!(parse_id_pattern(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -119,23 +119,22 @@ impl GeoRel {
         let name = parts.next().unwrap_or_default();
         let rel = match name {
             "near" => {
-                let (mut max, mut min) = (None, None);
-                for part in parts {
-                    let (key, val) = part.split_once("==").ok_or_else(|| invalid_rel(text))?;
-                    let d: f64 = val.parse().map_err(|_| invalid_rel(text))?;
-                    if d < 0.0 {
-                        return Err(invalid_rel(text));
-                    }
-                    match key {
-                        "maxDistance" => max = Some(d),
-                        "minDistance" => min = Some(d),
-                        _ => return Err(invalid_rel(text)),
-                    }
-                }
-                if max.is_none() && min.is_none() {
+                // Clause 4.10: nearRel = nearOp andOp distance equal PositiveNumber — exactly
+                // one distance modifier, and a finite number above zero.
+                let modifier = parts.next().ok_or_else(|| invalid_rel(text))?;
+                if parts.next().is_some() {
                     return Err(invalid_rel(text));
                 }
-                return Ok(GeoRel::Near { max, min });
+                let (key, val) = modifier.split_once("==").ok_or_else(|| invalid_rel(text))?;
+                let d: f64 = val.parse().map_err(|_| invalid_rel(text))?;
+                if !d.is_finite() || d <= 0.0 {
+                    return Err(invalid_rel(text));
+                }
+                return match key {
+                    "maxDistance" => Ok(GeoRel::Near { max: Some(d), min: None }),
+                    "minDistance" => Ok(GeoRel::Near { max: None, min: Some(d) }),
+                    _ => Err(invalid_rel(text)),
+                };
             }
             "within" => GeoRel::Within,
             "contains" => GeoRel::Contains,
@@ -207,10 +206,9 @@ impl GeoQuery {
             })?,
             other => other.clone(),
         };
+        // Any reference geometry works for `near`: the distance is measured to its closest
+        // point (conformance 019_30_09/10).
         let geometry = geometry_from(geometry, &coords)?;
-        if matches!(rel, GeoRel::Near { .. }) && !matches!(geometry, Geometry::Point(_)) {
-            return Err(NgsiError::bad_data("georel 'near' needs a Point geometry"));
-        }
         Ok(GeoQuery { rel, geometry, property })
     }
 
@@ -225,7 +223,11 @@ impl GeoQuery {
             GeoRel::Contains => target.relate(&self.geometry).is_contains(),
             GeoRel::Intersects => target.relate(&self.geometry).is_intersects(),
             GeoRel::Disjoint => target.relate(&self.geometry).is_disjoint(),
-            GeoRel::Equals => target.relate(&self.geometry).is_equal_topo(),
+            // Identical coordinates are equal even when the polygon is not simple (a ring
+            // touching itself defeats the topological test; conformance 019_11_01).
+            GeoRel::Equals => {
+                *target == self.geometry || target.relate(&self.geometry).is_equal_topo()
+            }
             GeoRel::Overlaps => target.relate(&self.geometry).is_overlaps(),
         }
     }
@@ -291,6 +293,26 @@ mod tests {
         assert!(near.matches(&inside));
         assert!(!near.matches(&outside));
         assert!(q("near;minDistance==2000", "Point", json!([0.51, 0.5])).matches(&outside));
+        let line = q("near;maxDistance==2000", "LineString", json!([[0.0, 60.0], [10.0, 60.0]]));
+        let by_the_line =
+            parse_geometry(&json!({"type": "Point", "coordinates": [10.0, 60.009]})).unwrap();
+        assert!(line.matches(&by_the_line), "about 1 km from the line's east end");
+    }
+
+    #[test]
+    fn equals_matches_identical_coordinates_of_a_ring_touching_itself() {
+        let ring = json!([[
+            [13.2865906, 52.5648645],
+            [13.2879639, 52.5648645],
+            [13.2797241, 52.4988679],
+            [13.477478, 52.4712703],
+            [13.5049438, 52.5373084],
+            [13.2865906, 52.5648645]
+        ]]);
+        let stored = parse_geometry(&json!({"type": "Polygon", "coordinates": ring})).unwrap();
+        assert!(q("equals", "Polygon", ring).matches(&stored));
+        let other = json!([[[0.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]]]);
+        assert!(!q("equals", "Polygon", other).matches(&stored));
     }
 
     #[test]
@@ -298,6 +320,16 @@ mod tests {
         assert!(GeoRel::parse("nearby").is_err());
         assert!(GeoRel::parse("near").is_err());
         assert!(GeoRel::parse("near;maxDistance==abc").is_err());
+        for zero_two_or_unbounded in [
+            "near;maxDistance==0",
+            "near;minDistance==-1",
+            "near;maxDistance==5;minDistance==1",
+            "near;maxDistance==inf",
+            "near;maxDistance==NaN",
+            "near;maxDistance==1e400",
+        ] {
+            assert!(GeoRel::parse(zero_two_or_unbounded).is_err(), "{zero_two_or_unbounded}");
+        }
         assert!(
             parse_geometry(&json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 1]]]}))
                 .is_err()

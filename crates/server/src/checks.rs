@@ -36,6 +36,35 @@ fn linked_depth(text: &str) -> usize {
     max
 }
 
+/// Why a too-wide query is refused.
+pub(crate) const TOO_WIDE: &str = "a query needs type, attrs or q naming a non-system attribute, \
+     a geo-query, local=true, idPattern or scopeQ (id alone does not narrow it)";
+
+/// Whether a query names none of the selectors that narrow it (clauses 5.7.2.4 and 5.7.4.4):
+/// an entity type selector, `attrs` or `q` naming at least one attribute that is not a system
+/// attribute, a geo-query, or local scope. `idPattern` and `scopeQ` are accepted as well; a
+/// list of entity ids alone is not (conformance 019_03_05, 021_24), and neither are `id` and
+/// `type` in `attrs`, which are entity members rather than attributes (019_03_03).
+pub(crate) fn too_wide(p: &Params, ctx: &Context) -> bool {
+    let narrows = ["type", "idPattern", "scopeQ", "georel"].iter().any(|k| p.get(k).is_some())
+        || p.get("local") == Some("true");
+    let not_an_attribute =
+        |name: &str| SYSTEM_ATTRS.contains(&name) || CORE_MEMBERS.contains(&name);
+    let real_attrs = p.list("attrs").iter().any(|a| !not_an_attribute(a));
+    let real_q = match p.get("q") {
+        // An unparsable q narrows here; parsing it later reports the syntax error.
+        Some(text) => match parse_q(text, &|t| ctx.expand(t)) {
+            Ok(q) => q.atoms().iter().any(|t| !SYSTEM_ATTRS.contains(&t.attr.as_str())),
+            Err(_) => true,
+        },
+        None => false,
+    };
+    !narrows && !real_attrs && !real_q
+}
+
+/// Entity members that `attrs` may name but that are not attributes.
+const CORE_MEMBERS: [&str; 2] = ["id", "type"];
+
 /// Checks a GET /entities request before it is turned into a query.
 pub(crate) fn check_entity_query(p: &Params, ctx: &Context) -> ApiResult<()> {
     let join = p.get("join").is_some();
@@ -66,25 +95,8 @@ pub(crate) fn check_entity_query(p: &Params, ctx: &Context) -> ApiResult<()> {
         parse_q(csf, &|t| ctx.expand(t))
             .map_err(|e| ApiError::bad_data(format!("csf is not a valid filter: {}", e.detail)))?;
     }
-    let narrows =
-        ["id", "type", "idPattern", "scopeQ", "georel"].iter().any(|k| p.get(k).is_some())
-            || p.get("local") == Some("true");
-    let attrs = p.list("attrs");
-    let system_attrs_only =
-        !attrs.is_empty() && attrs.iter().all(|a| SYSTEM_ATTRS.contains(&a.as_str()));
-    let system_q_only = match p.get("q") {
-        Some(text) => match parse_q(text, &|t| ctx.expand(t)) {
-            Ok(q) => q.atoms().iter().all(|t| SYSTEM_ATTRS.contains(&t.attr.as_str())),
-            Err(_) => false,
-        },
-        None => false,
-    };
-    let real_attrs = !attrs.is_empty() && !system_attrs_only;
-    let real_q = p.get("q").is_some() && !system_q_only;
-    if !narrows && !real_attrs && !real_q && (system_attrs_only || system_q_only) {
-        return Err(ApiError::bad_data(
-            "a query needs type, id, idPattern, scopeQ, a geo-query, or attrs/q naming a non-system attribute",
-        ));
+    if too_wide(p, ctx) {
+        return Err(ApiError::bad_data(TOO_WIDE));
     }
     Ok(())
 }

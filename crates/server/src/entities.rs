@@ -355,6 +355,7 @@ pub(crate) async fn retrieve(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let p = Params::parse(q.as_deref(), RETRIEVE_PARAMS)?;
+    Options::parse_or(&p, citybrain_ngsi::ErrorKind::InvalidRequest)?;
     let media = negotiate(&headers, &[Media::Json, Media::LdJson, Media::GeoJson])?;
     check_id(&id)?;
     check_retrieve(&p, media)?;
@@ -364,7 +365,8 @@ pub(crate) async fn retrieve(
     let join = crate::join::parse(&p)?;
     let map_flag = p.flag("entityMap")?;
     let version = preferred_version(&headers);
-    if join.is_none() && p.get("type").is_none() && version.is_none() {
+    let datasets = crate::datasets::selected(&p);
+    if join.is_none() && p.get("type").is_none() && version.is_none() && datasets.is_none() {
         let mut resp =
             retrieve_rendered(&st, &tenant, &id, q.as_deref(), &headers, &view, &rctx, media)?
                 .response(StatusCode::OK);
@@ -373,9 +375,12 @@ pub(crate) async fn retrieve(
         }
         return Ok(resp);
     }
-    let entity = st.broker.retrieve_entity(&tenant, &id)?;
+    let mut entity = st.broker.retrieve_entity(&tenant, &id)?;
     check_type_selector(&entity, &p, &rctx.ctx)?;
     view.check_selects(&entity)?;
+    if let Some(wanted) = &datasets {
+        crate::datasets::keep_instances(&mut entity, wanted);
+    }
     let body = match join {
         Some(j) => crate::join::render_one(&st.broker, &tenant, j, entity, &view, &rctx.ctx, media),
         None => view.render(&entity, &rctx.ctx, media),
@@ -436,14 +441,21 @@ fn downgrade(body: &mut Value, version: (u32, u32)) -> bool {
 /// Clause 5.7.1.4 request checks of a retrieve: `geometryProperty` only with a GeoJSON
 /// response, and a Linked Entity projection (`attr{…}`) only together with `join`.
 fn check_retrieve(p: &Params, media: Media) -> ApiResult<()> {
-    if p.get("geometryProperty").is_some() && media != Media::GeoJson {
-        return Err(ApiError::bad_data(
-            "geometryProperty needs the Accept header application/geo+json",
-        ));
-    }
+    check_geometry_property(p, media)?;
     if p.get("join").is_none() && p.get("pick").is_some_and(|v| v.contains('{')) {
         return Err(ApiError::bad_data(
             "pick selects a linked entity (attr{…}) but no join is given",
+        ));
+    }
+    Ok(())
+}
+
+/// Clauses 5.7.1.4 / 5.7.2.4: `geometryProperty` only with a GeoJSON response (5711_01,
+/// 019_27_01).
+fn check_geometry_property(p: &Params, media: Media) -> ApiResult<()> {
+    if p.get("geometryProperty").is_some() && media != Media::GeoJson {
+        return Err(ApiError::bad_data(
+            "geometryProperty needs the Accept header application/geo+json",
         ));
     }
     Ok(())
@@ -474,6 +486,10 @@ fn retrieve_rendered(
     Ok(body)
 }
 
+/// The `type` value selecting every entity type (Table 6.4.3.2-1: local is then implied and
+/// may not be set to false; conformance 019_26).
+const ALL_TYPES: &str = "*";
+
 /// Builds an [`EntityQuery`] from GET parameters.
 pub(crate) fn entity_query(
     p: &Params,
@@ -485,7 +501,16 @@ pub(crate) fn entity_query(
     for id in &ids {
         check_id(id)?;
     }
-    let types = p.get("type").map(|t| parse_type_expr(t, &expand)).transpose()?;
+    let all_types = p.get("type") == Some(ALL_TYPES);
+    if all_types && p.get("local") == Some("false") {
+        return Err(ApiError::bad_data(
+            "type=* implies local=true; it cannot be combined with local=false",
+        ));
+    }
+    let types = match p.get("type") {
+        Some(ALL_TYPES) | None => None,
+        Some(t) => Some(parse_type_expr(t, &expand)?),
+    };
     let id_pattern = p.get("idPattern").map(parse_id_pattern).transpose()?;
     let attrs: Vec<String> = p.list("attrs").iter().map(|a| ctx.expand(a)).collect();
     let mut q = p.get("q").map(|q| parse_q(q, &expand)).transpose()?;
@@ -524,7 +549,7 @@ pub(crate) fn entity_query(
         offset: p.usize("offset")?.unwrap_or(0),
         count,
     };
-    let local = p.get("local") == Some("true");
+    let local = p.get("local") == Some("true") || all_types;
     let unrestricted = query.ids.is_empty()
         && query.id_pattern.is_none()
         && query.types.is_none()
@@ -566,6 +591,7 @@ pub(crate) async fn query(
 ) -> ApiResult<Response> {
     let p = Params::parse(q.as_deref(), QUERY_PARAMS)?;
     let media = negotiate(&headers, &[Media::Json, Media::LdJson, Media::GeoJson])?;
+    check_geometry_property(&p, media)?;
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
     crate::checks::check_entity_query(&p, &rctx.ctx)?;
@@ -580,6 +606,11 @@ pub(crate) async fn query(
         (ordered_page(&st, &tenant, &query, ordering.as_ref(), &rctx.ctx)?, None)
     };
     view.drop_unselected(&mut page.entities);
+    if let Some(wanted) = crate::datasets::selected(&p) {
+        page.entities
+            .iter_mut()
+            .for_each(|e| crate::datasets::keep_instances(e, wanted.as_slice()));
+    }
     let mut resp = if let Some(j) = join {
         let items =
             crate::join::render(&st.broker, &tenant, j, &page.entities, &view, &rctx.ctx, media);
@@ -667,6 +698,12 @@ pub(crate) async fn purge(
         q.as_deref(),
         &["type", "id", "idPattern", "q", "scopeQ", "keep", "drop", "local", "attrs"],
     )?;
+    // The all-types wildcard belongs to the query operations; a purge names its types.
+    if p.get("type") == Some(ALL_TYPES) {
+        return Err(ApiError::bad_data(
+            "type=* selects entities for queries only, not for a purge",
+        ));
+    }
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
     let mut query = entity_query(&p, &rctx.ctx, true)?;

@@ -297,6 +297,14 @@ pub(crate) struct Options {
 impl Options {
     /// Parses `options` and `format` (unknown options are `BadRequestData`).
     pub(crate) fn parse(p: &Params) -> ApiResult<Options> {
+        Options::parse_or(p, ErrorKind::BadRequestData)
+    }
+
+    /// Parses `options` and `format`, answering an unknown value with an error of `kind`.
+    /// Retrieve Entity and Query Temporal Evolution call a value outside the enumerations
+    /// of clauses 6.3.7/6.3.20 a malformed request (`InvalidRequest`; conformance 018_16,
+    /// 021_20); elsewhere it stays `BadRequestData`.
+    pub(crate) fn parse_or(p: &Params, kind: ErrorKind) -> ApiResult<Options> {
         use citybrain_ngsi::render::Format;
         let mut o = Options {
             format: Format::Normalized,
@@ -317,7 +325,9 @@ impl Options {
                 "aggregatedValues" => o.aggregated = true,
                 "update" => o.update = true,
                 "replace" => o.update = false,
-                other => return Err(ApiError::bad_data(format!("unknown option '{other}'"))),
+                other => {
+                    return Err(ApiError::kind(kind, format!("options: unknown option '{other}'")));
+                }
             }
         }
         if let Some(f) = p.get("format") {
@@ -333,7 +343,9 @@ impl Options {
                     o.aggregated = true;
                     o.format
                 }
-                other => return Err(ApiError::bad_data(format!("unknown format '{other}'"))),
+                other => {
+                    return Err(ApiError::kind(kind, format!("format: unknown format '{other}'")));
+                }
             };
         }
         Ok(o)

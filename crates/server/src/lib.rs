@@ -8,6 +8,7 @@ mod batch;
 mod checks;
 mod cockpit;
 mod contexts;
+mod datasets;
 mod discovery;
 mod entities;
 mod entity_maps;

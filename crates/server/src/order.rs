@@ -25,9 +25,12 @@ enum Target {
     Type,
     CreatedAt,
     ModifiedAt,
-    /// An attribute (expanded name) and a path into its compound value.
+    /// An attribute (expanded name), a chain of sub-attributes into it (`name.sub`, expanded;
+    /// the last may be a metadata member such as `createdAt`), and a path into the compound
+    /// value reached.
     Attr {
         name: String,
+        subs: Vec<String>,
         path: Vec<String>,
     },
 }
@@ -250,10 +253,25 @@ fn parse_key(term: &str, ctx: &Context) -> ApiResult<Key> {
             },
         ),
     };
-    let (name, rest) = path.split_once('[').map_or((path, ""), |(n, r)| (n, r));
-    if name.is_empty() || name.contains([']', ' ']) {
+    let (head, rest) = path.split_once('[').map_or((path, ""), |(n, r)| (n, r));
+    if head.is_empty() || head.contains([']', ' ']) {
         return Err(bad());
     }
+    // `name.sub.createdAt`: dots lead into sub-attributes, as in the query language (an
+    // IRI keeps its dots).
+    let chain: Vec<&str> =
+        if head.contains("://") { vec![head] } else { head.split('.').collect() };
+    if chain.iter().any(|part| part.is_empty()) {
+        return Err(bad());
+    }
+    let (name, subs) = (chain[0], &chain[1..]);
+    if subs.iter().enumerate().any(|(i, s)| METADATA.contains(s) && i + 1 != subs.len()) {
+        return Err(bad());
+    }
+    let subs: Vec<String> = subs
+        .iter()
+        .map(|s| if METADATA.contains(s) { (*s).to_string() } else { ctx.expand(s) })
+        .collect();
     let mut sub = Vec::new();
     if !rest.is_empty() {
         let inner = rest.strip_suffix(']').ok_or_else(bad)?;
@@ -264,15 +282,16 @@ fn parse_key(term: &str, ctx: &Context) -> ApiResult<Key> {
             sub.push(part.to_string());
         }
     }
-    let target = match (name, sub.is_empty()) {
+    let plain = sub.is_empty() && subs.is_empty();
+    let target = match (name, plain) {
         ("id", true) => Target::Id,
         ("type", true) => Target::Type,
         ("createdAt", true) => Target::CreatedAt,
         ("modifiedAt", true) => Target::ModifiedAt,
-        _ => Target::Attr { name: ctx.expand(name), path: sub },
+        _ => Target::Attr { name: ctx.expand(name), subs, path: sub },
     };
     if matches!(direction, Direction::DistAsc | Direction::DistDesc)
-        && !matches!(target, Target::Attr { ref path, .. } if path.is_empty())
+        && !matches!(target, Target::Attr { .. } if plain)
     {
         return Err(ApiError::bad_data(format!(
             "orderBy term '{term}': distance ordering needs a GeoProperty name"
@@ -293,14 +312,36 @@ fn sort_value(target: &Target, e: &Entity) -> Option<Value> {
         Target::Type => e.types.first().map(|t| Value::String(t.clone())),
         Target::CreatedAt => Some(Value::from(e.created_at)),
         Target::ModifiedAt => Some(Value::from(e.modified_at)),
-        Target::Attr { name, path } => {
-            let mut v = &default_instance(e, name)?.value;
+        Target::Attr { name, subs, path } => {
+            let mut attr = default_instance(e, name)?;
+            for step in subs {
+                if let Some(meta) = metadata_value(attr, step) {
+                    return meta;
+                }
+                attr = attr.sub.get(step)?;
+            }
+            let mut v = &attr.value;
             for step in path {
                 v = v.get(step.as_str())?;
             }
             (!v.is_null()).then(|| v.clone())
         }
     }
+}
+
+/// Members of an attribute that an ordering path may end in, besides sub-attributes.
+const METADATA: [&str; 4] = ["createdAt", "modifiedAt", "observedAt", "unitCode"];
+
+/// `Some(value)` when `member` names a metadata member of `attr` (the value is `None` when
+/// the attribute lacks it), `None` when it names a sub-attribute.
+fn metadata_value(attr: &citybrain_ngsi::model::Attribute, member: &str) -> Option<Option<Value>> {
+    Some(match member {
+        "createdAt" => Some(Value::from(attr.created_at)),
+        "modifiedAt" => Some(Value::from(attr.modified_at)),
+        "observedAt" => attr.observed_at.map(Value::from),
+        "unitCode" => attr.unit_code.clone().map(Value::String),
+        _ => return None,
+    })
 }
 
 /// Rank of a JSON datatype in the 4.23.2 comparison order.
@@ -411,6 +452,20 @@ mod tests {
         assert!(check_collation(Some("!!nope")).is_err());
         assert!(check_collation(Some("not a bcp47 tag!!")).is_err());
         assert!(!check_collation(None).unwrap());
+    }
+
+    #[test]
+    fn dotted_paths_lead_into_sub_attributes() {
+        let ctx = Context::core();
+        let key = parse_key("name.subProperty;desc", &ctx).unwrap();
+        let Target::Attr { subs, .. } = &key.target else { panic!("{key:?}") };
+        assert_eq!(subs.len(), 1);
+        assert_eq!(key.direction, Direction::Desc);
+        let key = parse_key("name.createdAt", &ctx).unwrap();
+        assert!(matches!(&key.target, Target::Attr { subs, .. } if subs == &["createdAt"]));
+        assert!(parse_key("name..x", &ctx).is_err());
+        assert!(parse_key("name.createdAt.x", &ctx).is_err());
+        assert!(parse_key("location.sub;dist-asc", &ctx).is_err());
     }
 
     #[test]

@@ -251,22 +251,13 @@ fn reject_linked(p: &Params) -> ApiResult<()> {
     Ok(())
 }
 
-use crate::checks::SYSTEM_ATTRS;
-
-/// Clause 5.7.4.4 checks of a temporal query beyond the entity query's: `attrs` counts against
-/// the too-wide guard only with a non-system attribute, `csf` must parse, `orderBy` may only
+/// Clause 5.7.4.4 checks of a temporal query beyond the entity query's: the too-wide guard
+/// of Query Entities (see [`crate::checks::too_wide`]), `csf` must parse, `orderBy` may only
 /// name `id`.
 fn check_temporal_query(p: &Params, ctx: &Context) -> ApiResult<()> {
     reject_linked(p)?;
-    let attrs = p.list("attrs");
-    let only_system = !attrs.is_empty() && attrs.iter().all(|a| SYSTEM_ATTRS.contains(&a.as_str()));
-    let other =
-        ["id", "type", "idPattern", "q", "scopeQ", "georel"].iter().any(|k| p.get(k).is_some())
-            || p.get("local") == Some("true");
-    if only_system && !other {
-        return Err(ApiError::bad_data(
-            "a temporal query needs type, id, idPattern, q, scopeQ, a geo-query or a non-system attribute in attrs",
-        ));
+    if crate::checks::too_wide(p, ctx) {
+        return Err(ApiError::bad_data(crate::checks::TOO_WIDE));
     }
     if let Some(csf) = p.get("csf") {
         citybrain_ngsi::query::parse_q(csf, &|t| ctx.expand(t))
@@ -362,6 +353,7 @@ pub(crate) async fn query(
 ) -> ApiResult<Response> {
     let allowed: Vec<&str> = QUERY_PARAMS.iter().chain(TEMPORAL_PARAMS).copied().collect();
     let p = Params::parse(q.as_deref(), &allowed)?;
+    Options::parse_or(&p, citybrain_ngsi::ErrorKind::InvalidRequest)?;
     let media = negotiate(&headers, &[Media::Json, Media::LdJson])?;
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;

@@ -13,6 +13,7 @@ mod expand_values;
 mod projection;
 mod provision_attrs;
 mod query;
+mod query_checks;
 mod request_checks;
 mod show_changes;
 mod subscription_checks;
