@@ -286,7 +286,7 @@ impl Broker {
                 continue;
             }
             let ctx = sub.link_context();
-            let eval = |q: &Query, e: &Entity| q_matches(q, e, &state, terms, &ctx);
+            let eval = |q: &Query, e: &Entity| q_matches(q, e, &state, terms, ctx.as_deref());
             for ev in &events {
                 if let Some(job) = job_for(&sub.sub, ev, &eval) {
                     sub.enqueue(job, &self.inner, tenant);
@@ -304,11 +304,9 @@ fn q_matches(
     e: &Entity,
     state: &crate::tenant::TenantState,
     terms: &crate::codec::Terms,
-    ctx: &Context,
+    ctx: Option<&Context>,
 ) -> bool {
-    if !has_linked_terms(q) {
-        return matches(q, e);
-    }
+    let Some(ctx) = ctx.filter(|_| has_linked_terms(q)) else { return matches(q, e) };
     let links =
         Links { expand: &|s: &str| ctx.expand(s), entity: &|id: &str| state.get(id, terms) };
     matches_linked(q, e, &links)
@@ -458,10 +456,12 @@ impl SubState {
         }
     }
 
-    /// The context the subscription's `q` was written in: resolved at creation, the core
-    /// context for a subscription restored from storage (whose `q` was parsed with it).
-    fn link_context(&self) -> Arc<Context> {
-        self.ctx.lock().clone().unwrap_or_else(Context::core)
+    /// The context the names inside a linked `q` term (`rel{attr}`) are expanded with: the
+    /// one resolved at creation, the core context for a subscription restored from storage
+    /// (whose `q` was parsed with it); `None` when `q` has no such term.
+    fn link_context(&self) -> Option<Arc<Context>> {
+        let linked = self.sub.q.as_ref().is_some_and(|(_, q)| has_linked_terms(q));
+        linked.then(|| self.ctx.lock().clone().unwrap_or_else(Context::core))
     }
 
     fn view(&self) -> SubscriptionView {
@@ -518,7 +518,7 @@ impl SubState {
                 let sub = worker.sub.clone();
                 let ctx = worker.ctx.lock().clone().unwrap_or_else(Context::core);
                 let found = broker.read(&worker.tenant, |s, terms| {
-                    let eval = |q: &Query, e: &Entity| q_matches(q, e, s, terms, &ctx);
+                    let eval = |q: &Query, e: &Entity| q_matches(q, e, s, terms, Some(&ctx));
                     s.all_slots()
                         .filter_map(|slot| s.decode_slot(slot, terms))
                         .filter(|e| sub.selects(e, &eval))

@@ -293,7 +293,11 @@ pub fn matches(q: &Query, entity: &Entity) -> bool {
 /// Whether `q` has a term that queries into a linked entity (`rel{attr}`, clause 4.9
 /// EXAMPLES 13/14); such terms need [`matches_linked`].
 pub fn has_linked_terms(q: &Query) -> bool {
-    q.atoms().iter().any(|t| t.attr.contains('{'))
+    // Walked without collecting: subscriptions ask this on every change they are matched to.
+    match q {
+        Expr::And(items) | Expr::Or(items) => items.iter().any(has_linked_terms),
+        Expr::Atom(t) => t.attr.contains('{'),
+    }
 }
 
 /// What evaluating `rel{attr}` terms needs: the query's context (to expand the names inside
