@@ -1,5 +1,7 @@
 //! Conformance cases from several suite files that do not belong to one area: batch update
-//! with `noOverwrite` (005_02), ...
+//! with `noOverwrite` (005_02) and the keyValues shapes of lists and multi-instance attributes
+//! (454_01, 4517_01). The linked-entity subscription `q` (49_01) is in `subscriptions.rs`,
+//! next to the notification receiver.
 
 use serde_json::{Value, json};
 
