@@ -591,6 +591,22 @@ impl Broker {
     }
 }
 
+/// The batch error of an entity whose existing attributes a `noOverwrite` update kept: the
+/// suite (005_02_01/03) expects such a batch to answer 207, and the error says what was kept
+/// and that the rest of the entity's attributes were applied, so a client can tell.
+fn kept_attributes(id: &str, r: &UpdateResult) -> NgsiError {
+    let kept: Vec<&str> = r.not_updated.iter().map(|(name, _)| name.as_str()).collect();
+    let applied = if r.updated.is_empty() {
+        "nothing else was changed".to_string()
+    } else {
+        format!("the other attributes ({}) were applied", r.updated.join(", "))
+    };
+    NgsiError::exists(format!(
+        "entity '{id}': noOverwrite kept the existing attributes {}; {applied}",
+        kept.join(", ")
+    ))
+}
+
 fn batch_item(
     s: &mut TenantState,
     op: BatchOp,
@@ -629,7 +645,10 @@ fn batch_item(
         BatchOp::Update { no_overwrite } => {
             let mode = if no_overwrite { AttrMode::NoOverwrite } else { AttrMode::Append };
             let r = modify_in(s, &id, &fragment, mode, tx)?;
-            if !r.not_updated.is_empty() && r.updated.is_empty() && !no_overwrite {
+            if no_overwrite && !r.not_updated.is_empty() {
+                return Err(kept_attributes(&id, &r));
+            }
+            if !r.not_updated.is_empty() && r.updated.is_empty() {
                 return Err(NgsiError::bad_data(r.not_updated[0].1.clone()));
             }
             Ok(false)

@@ -13,7 +13,7 @@ use std::time::Duration;
 use citybrain_ngsi::Context;
 use citybrain_ngsi::error::{NgsiError, NgsiResult};
 use citybrain_ngsi::model::{AttrKind, Attribute, Entity};
-use citybrain_ngsi::query::{Query, matches};
+use citybrain_ngsi::query::{Links, Query, has_linked_terms, matches, matches_linked};
 use citybrain_ngsi::render::{Format, RenderOptions, render_entity};
 use citybrain_ngsi::subscription::{Endpoint, NotificationJoin, Subscription};
 use citybrain_ngsi::time::{format_datetime, now_micros};
@@ -281,11 +281,12 @@ impl Broker {
         let state = t.state.read();
         let now = now_micros();
         let terms = &self.inner.terms;
-        let eval = |q: &Query, e: &Entity| matches(q, e) || linked_matches(q, e, &state, terms);
         for sub in state.subs.values() {
             if sub.sub.status(now) != "active" || sub.sub.time_interval.is_some() {
                 continue;
             }
+            let ctx = sub.link_context();
+            let eval = |q: &Query, e: &Entity| q_matches(q, e, &state, terms, ctx.as_deref());
             for ev in &events {
                 if let Some(job) = job_for(&sub.sub, ev, &eval) {
                     sub.enqueue(job, &self.inner, tenant);
@@ -295,14 +296,20 @@ impl Broker {
     }
 }
 
-/// Linked-entity subqueries (`rel{attr}>x`) are not evaluated yet; they never match.
-fn linked_matches(
-    _q: &Query,
-    _e: &Entity,
-    _s: &crate::tenant::TenantState,
-    _t: &crate::codec::Terms,
+/// Whether `e` satisfies a subscription's `q`. Terms into linked entities (`rel{attr}`,
+/// clause 4.9) look their targets up in the tenant as it is now, with the names inside the
+/// braces expanded by the subscription's context.
+fn q_matches(
+    q: &Query,
+    e: &Entity,
+    state: &crate::tenant::TenantState,
+    terms: &crate::codec::Terms,
+    ctx: Option<&Context>,
 ) -> bool {
-    false
+    let Some(ctx) = ctx.filter(|_| has_linked_terms(q)) else { return matches(q, e) };
+    let links =
+        Links { expand: &|s: &str| ctx.expand(s), entity: &|id: &str| state.get(id, terms) };
+    matches_linked(q, e, &links)
 }
 
 const NULL_URI: &str = "urn:ngsi-ld:null";
@@ -449,6 +456,14 @@ impl SubState {
         }
     }
 
+    /// The context the names inside a linked `q` term (`rel{attr}`) are expanded with: the
+    /// one resolved at creation, the core context for a subscription restored from storage
+    /// (whose `q` was parsed with it); `None` when `q` has no such term.
+    fn link_context(&self) -> Option<Arc<Context>> {
+        let linked = self.sub.q.as_ref().is_some_and(|(_, q)| has_linked_terms(q));
+        linked.then(|| self.ctx.lock().clone().unwrap_or_else(Context::core))
+    }
+
     fn view(&self) -> SubscriptionView {
         SubscriptionView { sub: self.sub.clone(), status: self.status.lock().clone() }
     }
@@ -501,10 +516,12 @@ impl SubState {
                     continue;
                 }
                 let sub = worker.sub.clone();
+                let ctx = worker.ctx.lock().clone().unwrap_or_else(Context::core);
                 let found = broker.read(&worker.tenant, |s, terms| {
+                    let eval = |q: &Query, e: &Entity| q_matches(q, e, s, terms, Some(&ctx));
                     s.all_slots()
                         .filter_map(|slot| s.decode_slot(slot, terms))
-                        .filter(|e| sub.selects(e, &|q: &Query, e: &Entity| matches(q, e)))
+                        .filter(|e| sub.selects(e, &eval))
                         .collect::<Vec<_>>()
                 });
                 if let Ok(entities) = found

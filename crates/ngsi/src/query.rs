@@ -290,6 +290,64 @@ pub fn matches(q: &Query, entity: &Entity) -> bool {
     q.eval(&mut |term: &Term| eval_term(term, entity))
 }
 
+/// Whether `q` has a term that queries into a linked entity (`rel{attr}`, clause 4.9
+/// EXAMPLES 13/14); such terms need [`matches_linked`].
+pub fn has_linked_terms(q: &Query) -> bool {
+    // Walked without collecting: subscriptions ask this on every change they are matched to.
+    match q {
+        Expr::And(items) | Expr::Or(items) => items.iter().any(has_linked_terms),
+        Expr::Atom(t) => t.attr.contains('{'),
+    }
+}
+
+/// What evaluating `rel{attr}` terms needs: the query's context (to expand the names inside
+/// the braces, which the parser keeps as written) and a way to look a target entity up.
+pub struct Links<'a> {
+    /// Expands a term with the query's context.
+    pub expand: &'a dyn Fn(&str) -> String,
+    /// The entity with this id, if it exists.
+    pub entity: &'a dyn Fn(&str) -> Option<Entity>,
+}
+
+/// How many relationships one term may follow (`a{b{c}}` follows two): the deepest
+/// `joinLevel` a request may ask for, so a query reaches as far as a join shows.
+pub const MAX_LINK_DEPTH: usize = 10;
+
+/// Whether `entity` satisfies `q`, following relationships for `rel{attr}` terms: the term
+/// holds when one target of `rel` (of the hinted type, with `rel{Type:attr}`) satisfies the
+/// inner term, and a negated `!rel{attr}` holds when none does.
+pub fn matches_linked(q: &Query, entity: &Entity, links: &Links<'_>) -> bool {
+    q.eval(&mut |term: &Term| linked_term(term, entity, links, 0))
+}
+
+fn linked_term(term: &Term, entity: &Entity, links: &Links<'_>, depth: usize) -> bool {
+    let Some((rel, rest)) = term.attr.split_once('{') else {
+        return eval_term(term, entity);
+    };
+    let Some(inner) = rest.strip_suffix('}') else { return false };
+    if depth >= MAX_LINK_DEPTH || !term.path.is_empty() || !term.compound.is_empty() {
+        return false;
+    }
+    let (hint, inner) = match inner.split_once(':') {
+        Some((ty, attr)) if !inner.contains("://") && !ty.contains('{') => {
+            (Some((links.expand)(ty)), attr)
+        }
+        _ => (None, inner),
+    };
+    let Ok(Expr::Atom(mut inner_term)) = parse_q(inner, links.expand) else { return false };
+    inner_term.cond = term.cond.clone();
+    inner_term.expand_values = term.expand_values;
+    let rel_iri = (links.expand)(rel);
+    let found = entity
+        .relationship_targets()
+        .into_iter()
+        .filter(|(name, _)| *name == rel_iri)
+        .filter_map(|(_, id)| (links.entity)(&id))
+        .filter(|target| hint.as_ref().is_none_or(|h| target.types.contains(h)))
+        .any(|target| linked_term(&inner_term, &target, links, depth + 1));
+    if term.negated { !found } else { found }
+}
+
 fn eval_term(term: &Term, entity: &Entity) -> bool {
     let Some(instances) = entity.attrs.get(&term.attr_iri) else { return term.negated };
     if term.negated {
@@ -527,6 +585,34 @@ mod tests {
             "speed==\"x",
         ] {
             assert!(parse_q(q, &|t| ctx.expand(t)).is_err(), "accepted {q}");
+        }
+    }
+
+    #[test]
+    fn linked_terms_follow_relationships_to_the_looked_up_entity() {
+        let ctx = Context::core();
+        let person = parse_entity(
+            &json!({"id": "urn:ngsi-ld:Person:7", "type": "Person", "age": 40}),
+            &ctx,
+            0,
+        )
+        .unwrap();
+        let lookup = |id: &str| (id == person.id).then(|| person.clone());
+        let links = Links { expand: &|t: &str| ctx.expand(t), entity: &lookup };
+        let cases = [
+            ("owner{age}>30", true),
+            ("owner{age}>50", false),
+            ("owner{Person:age}==40", true),
+            ("owner{Robot:age}==40", false),
+            ("!owner{height}", true),
+            ("!owner{age}", false),
+            ("speed>50;owner{age}<50", true),
+            ("brand{age}>30", false),
+        ];
+        for (q, expected) in cases {
+            let parsed = parse_q(q, &|t| ctx.expand(t)).unwrap();
+            assert!(has_linked_terms(&parsed), "{q}");
+            assert_eq!(matches_linked(&parsed, &entity(), &links), expected, "q={q}");
         }
     }
 }

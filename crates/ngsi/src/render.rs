@@ -97,12 +97,27 @@ pub fn render_types(types: &[String], ctx: &Context) -> Value {
     }
 }
 
-/// Renders all instances of one attribute (an array when there are several datasetIds).
+/// Renders all instances of one attribute: an array when there are several datasetIds, or in
+/// keyValues the `{"dataset": {<datasetId>|"@none": value}}` map of clause 4.5.4 (a bare array
+/// would read as one array value there).
 pub fn render_instances(instances: &[Attribute], o: &RenderOptions<'_>) -> Value {
     if instances.len() == 1 {
         return render_attribute(&instances[0], o);
     }
+    if o.format == Format::KeyValues {
+        let by_dataset: Map<String, Value> = instances
+            .iter()
+            .map(|a| (dataset_key(a).to_string(), render_attribute(a, o)))
+            .collect();
+        return json!({ "dataset": by_dataset });
+    }
     Value::Array(instances.iter().map(|a| render_attribute(a, o)).collect())
+}
+
+/// The key of an instance in the keyValues `dataset` map: its datasetId, `@none` for the
+/// default instance.
+pub(crate) fn dataset_key(attr: &Attribute) -> &str {
+    attr.dataset_id.as_deref().unwrap_or("@none")
 }
 
 /// Renders one attribute instance.
@@ -181,8 +196,19 @@ pub(crate) fn simplified_value<'a>(attr: &'a Attribute, o: &RenderOptions<'_>) -
         },
         AttrKind::VocabProperty => json!({ "vocab": compact_vocab(&attr.value, o.ctx) }),
         AttrKind::JsonProperty => json!({ "json": attr.value }),
-        AttrKind::ListProperty => json!({ "valueList": attr.value }),
-        AttrKind::ListRelationship => json!({ "objectList": attr.value }),
+        // Lists simplify to the bare ordered array (clause 4.5.4), a ListRelationship to its
+        // target ids like a Relationship to its object.
+        AttrKind::ListRelationship => Value::Array(
+            attr.value
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|i| i.get("object").cloned().unwrap_or_else(|| i.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
         _ => return Cow::Borrowed(&attr.value),
     })
 }

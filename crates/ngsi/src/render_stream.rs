@@ -11,7 +11,7 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 
 use crate::model::{AttrKind, Attribute, Entity};
-use crate::render::{Format, RenderOptions, member_value, simplified_value};
+use crate::render::{Format, RenderOptions, dataset_key, member_value, simplified_value};
 use crate::time::format_datetime;
 
 /// An entity as [`render_entity`](crate::render::render_entity) renders it, with an optional
@@ -125,11 +125,37 @@ impl Serialize for InstancesJson<'_> {
         if self.list.len() == 1 {
             return AttrJson { attr: &self.list[0], o: self.o }.serialize(s);
         }
+        if self.o.format == Format::KeyValues {
+            let mut map = s.serialize_map(Some(1))?;
+            map.serialize_entry("dataset", &DatasetJson { list: self.list, o: self.o })?;
+            return map.end();
+        }
         let mut seq = s.serialize_seq(Some(self.list.len()))?;
         for attr in self.list {
             seq.serialize_element(&AttrJson { attr, o: self.o })?;
         }
         seq.end()
+    }
+}
+
+/// The keyValues `dataset` map of a multi-instance attribute, keyed (sorted, the last of
+/// equal keys winning, as in the tree renderer's map) by datasetId or `@none`.
+struct DatasetJson<'a> {
+    list: &'a [Attribute],
+    o: &'a RenderOptions<'a>,
+}
+
+impl Serialize for DatasetJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut keyed: Vec<(&str, &Attribute)> =
+            self.list.iter().rev().map(|a| (dataset_key(a), a)).collect();
+        keyed.sort_by(|a, b| a.0.cmp(b.0));
+        keyed.dedup_by(|later, earlier| later.0 == earlier.0);
+        let mut map = s.serialize_map(Some(keyed.len()))?;
+        for (key, attr) in keyed {
+            map.serialize_entry(key, &AttrJson { attr, o: self.o })?;
+        }
+        map.end()
     }
 }
 

@@ -5,9 +5,8 @@ use std::collections::HashSet;
 
 use citybrain_broker::Broker;
 use citybrain_ngsi::Context;
-use citybrain_ngsi::expr::Expr;
 use citybrain_ngsi::model::Entity;
-use citybrain_ngsi::query::{Query, Term};
+use citybrain_ngsi::query::{Links, Query};
 use citybrain_ngsi::render::Format;
 use serde_json::Value;
 
@@ -167,14 +166,13 @@ fn inline(
 }
 
 /// Whether `q` has a term that queries into a linked entity (`rel{attr}`, clause 4.9
-/// EXAMPLES 13/14); the broker cannot evaluate those, so they are decided here.
+/// EXAMPLES 13/14); the broker's query cannot evaluate those, so they are decided here.
 pub(crate) fn has_linked_terms(q: &Query) -> bool {
-    q.atoms().iter().any(|t| t.attr.contains('{'))
+    citybrain_ngsi::query::has_linked_terms(q)
 }
 
-/// Whether `e` satisfies `q`, following relationships for `rel{attr}` terms: the term holds
-/// when one target entity of `rel` (of the hinted type, with `rel{Type:attr}`) satisfies the
-/// inner term, and a negated `!rel{attr}` holds when none does.
+/// Whether `e` satisfies `q`, following relationships for `rel{attr}` terms (looked up in
+/// the tenant, names expanded with the request's context).
 pub(crate) fn linked_matches(
     broker: &Broker,
     tenant: &str,
@@ -182,51 +180,9 @@ pub(crate) fn linked_matches(
     e: &Entity,
     ctx: &Context,
 ) -> bool {
-    q.eval(&mut |t: &Term| term_matches(broker, tenant, t, e, ctx, 0))
-}
-
-fn term_matches(
-    broker: &Broker,
-    tenant: &str,
-    t: &Term,
-    e: &Entity,
-    ctx: &Context,
-    depth: usize,
-) -> bool {
-    let Some((rel, rest)) = t.attr.split_once('{') else {
-        return citybrain_ngsi::query::matches(&Expr::Atom(t.clone()), e);
+    let links = Links {
+        expand: &|s: &str| ctx.expand(s),
+        entity: &|id: &str| broker.retrieve_entity(tenant, id).ok(),
     };
-    // Linked entity depth is bounded by joinLevel (at most MAX_JOIN_LEVEL), checked earlier.
-    let Some(inner) = rest.strip_suffix('}') else { return false };
-    if depth > crate::checks::MAX_JOIN_LEVEL || !t.path.is_empty() || !t.compound.is_empty() {
-        return false;
-    }
-    let (hint, inner) = match inner.split_once(':') {
-        Some((ty, attr)) if !inner.contains("://") && !inner[..ty.len()].contains('{') => {
-            (Some(ctx.expand(ty)), attr)
-        }
-        _ => (None, inner),
-    };
-    let expand = |s: &str| ctx.expand(s);
-    let Ok(Expr::Atom(mut inner_term)) = citybrain_ngsi::query::parse_q(inner, &expand) else {
-        return false;
-    };
-    inner_term.cond = t.cond.clone();
-    inner_term.expand_values = t.expand_values;
-    let rel_iri = ctx.expand(rel);
-    let found =
-        e.relationship_targets().into_iter().filter(|(name, _)| *name == rel_iri).any(|(_, id)| {
-            let Ok(target) = broker.retrieve_entity(tenant, &id) else { return false };
-            if hint.as_ref().is_some_and(|h| !target.types.contains(h)) {
-                return false;
-            }
-            if t.negated {
-                let mut present = inner_term.clone();
-                present.negated = false;
-                term_matches(broker, tenant, &present, &target, ctx, depth + 1)
-            } else {
-                term_matches(broker, tenant, &inner_term, &target, ctx, depth + 1)
-            }
-        });
-    if t.negated { !found } else { found }
+    citybrain_ngsi::query::matches_linked(q, e, &links)
 }

@@ -10,6 +10,7 @@ mod create_checks;
 mod entities;
 mod entity_maps;
 mod expand_values;
+mod misc_conformance;
 mod projection;
 mod provision_attrs;
 mod query;

@@ -216,3 +216,58 @@ async fn time_interval_notifications_repeat() {
         assert_eq!(n["data"][0]["id"], "urn:ngsi-ld:Vehicle:t");
     }
 }
+
+/// 49_01_01: a subscription's `q` into a linked entity (`isConnectedTo{batteryLevel}<0.5`,
+/// clause 4.9 EXAMPLES 13/14) follows the relationship through the broker's store: the
+/// Vehicle connected to the low-battery Device notifies, the one connected to the healthy
+/// Device (created first) does not; a negated `!rel{attr}` holds when no target has it.
+#[tokio::test]
+async fn linked_entity_q_follows_relationships() {
+    let hub = Hub::start().await;
+    let (uri, mut rx) = receiver(Duration::ZERO).await;
+    let device = |id: &str, level: f64| json!({"id": id, "type": "Device", "batteryLevel": {"type": "Property", "value": level}});
+    for d in [device("urn:ngsi-ld:Device:low", 0.3), device("urn:ngsi-ld:Device:full", 0.95)] {
+        assert_eq!(hub.post_json("/entities", &d).await.status(), 201);
+    }
+    let sub = subscription(
+        &uri,
+        json!({"id": "urn:ngsi-ld:Subscription:linked", "q": "isConnectedTo{batteryLevel}<0.5"}),
+    );
+    assert_eq!(hub.post_json("/subscriptions", &sub).await.status(), 201);
+    let vehicle = |id: &str, device: &str| {
+        json!({"id": id, "type": "Vehicle",
+            "isConnectedTo": {"type": "Relationship", "object": device}})
+    };
+    for v in [
+        vehicle("urn:ngsi-ld:Vehicle:ok", "urn:ngsi-ld:Device:full"),
+        vehicle("urn:ngsi-ld:Vehicle:low", "urn:ngsi-ld:Device:low"),
+    ] {
+        assert_eq!(hub.post_json("/entities", &v).await.status(), 201);
+    }
+    let (_, n) = next(&mut rx, 5).await.expect("a notification");
+    assert_eq!(n["subscriptionId"], "urn:ngsi-ld:Subscription:linked");
+    assert_eq!(n["data"][0]["id"], "urn:ngsi-ld:Vehicle:low");
+    assert_eq!(n["data"].as_array().unwrap().len(), 1);
+
+    // The negated form, and a type hint that excludes the target.
+    let sub = subscription(
+        &uri,
+        json!({"id": "urn:ngsi-ld:Subscription:unlinked", "q": "!isConnectedTo{Sensor:batteryLevel}"}),
+    );
+    assert_eq!(hub.post_json("/subscriptions", &sub).await.status(), 201);
+    let v = vehicle("urn:ngsi-ld:Vehicle:third", "urn:ngsi-ld:Device:low");
+    assert_eq!(hub.post_json("/entities", &v).await.status(), 201);
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let (_, n) = next(&mut rx, 5).await.expect("a notification");
+        seen.push((n["subscriptionId"].clone(), n["data"][0]["id"].clone()));
+    }
+    seen.sort_by_key(|(s, _)| s.to_string());
+    assert_eq!(
+        seen,
+        vec![
+            (json!("urn:ngsi-ld:Subscription:linked"), json!("urn:ngsi-ld:Vehicle:third")),
+            (json!("urn:ngsi-ld:Subscription:unlinked"), json!("urn:ngsi-ld:Vehicle:third")),
+        ]
+    );
+}
