@@ -51,7 +51,7 @@ pub(crate) async fn operation(
         ));
     }
     let tenant = tenant_of(&headers)?;
-    let json = parse_json(&body)?;
+    let json = batch_json(&body)?;
     let Value::Array(items) = json else {
         return Err(ApiError::bad_data("a batch operation needs a JSON array of entities"));
     };
@@ -120,10 +120,19 @@ fn batch_response(op: BatchOp, r: BatchResult) -> Response {
     }
 }
 
+/// A batch body as JSON. An empty body is an empty batch, well-formed but holding nothing
+/// to operate on (BadRequestData, as for `[]`; 003_03_02, 006_03_02), not a malformed request.
+fn batch_json(body: &[u8]) -> ApiResult<Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_data("the batch is empty: the body holds no entities"));
+    }
+    parse_json(body)
+}
+
 async fn delete(st: AppState, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     body_type(&headers, false)?;
     let tenant = tenant_of(&headers)?;
-    let json = parse_json(&body)?;
+    let json = batch_json(&body)?;
     let Value::Array(items) = json else {
         return Err(ApiError::bad_data("batch delete needs a JSON array of entity ids"));
     };

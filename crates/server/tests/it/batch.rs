@@ -53,3 +53,32 @@ async fn create_upsert_update_delete() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body.as_array().unwrap().len(), 1);
 }
+
+/// 003_03_02, 006_03_02: an empty body is an empty batch (BadRequestData, like `[]`), for
+/// every batch operation; the entity endpoints keep InvalidRequest for a missing body.
+#[tokio::test]
+async fn an_empty_batch_body_is_bad_data() {
+    let hub = Hub::start().await;
+    for op in ["create", "upsert", "update", "merge", "delete"] {
+        for body in ["", "  \n", "[]"] {
+            let r = hub
+                .req(reqwest::Method::POST, &format!("/entityOperations/{op}"))
+                .header("Content-Type", "application/json")
+                .header("Content-Length", body.len())
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            crate::support::assert_problem(r, 400, "BadRequestData").await;
+        }
+    }
+    let r = hub
+        .req(reqwest::Method::POST, "/entities")
+        .header("Content-Type", "application/json")
+        .header("Content-Length", 0)
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    crate::support::assert_problem(r, 400, "InvalidRequest").await;
+}
