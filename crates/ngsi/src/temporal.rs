@@ -9,9 +9,12 @@ use serde_json::{Map, Value, json};
 use crate::context::Context;
 use crate::error::{NgsiError, NgsiResult};
 use crate::model::{AttrKind, Attribute};
-use crate::parse::NGSI_LD_NULL;
 use crate::render::{Format, RenderOptions, render_attribute};
 use crate::time::{Micros, format_datetime, parse_datetime, parse_duration};
+
+/// The expanded name under which the temporal evolution of an Entity's `scope` is kept
+/// (clause 4.5.6: a temporal Property whose instances hold the list of scopes).
+pub const SCOPE_IRI: &str = "https://uri.etsi.org/ngsi-ld/scope";
 
 /// One stored instance of an attribute in the history.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +171,7 @@ impl TemporalFilter {
         let attrs = wide
             .apply(e)
             .into_iter()
+            .filter(|(name, _)| name != SCOPE_IRI)
             .map(|(name, kept)| {
                 let live: Vec<crate::model::Attribute> = kept
                     .into_iter()
@@ -352,13 +356,13 @@ pub fn render_temporal(
     if keep_type && !o.omit.iter().any(|x| x == "type") {
         out.insert("type".into(), crate::render::render_types(&e.types, o.ctx));
     }
-    if !e.scope.is_empty() && o.pick_core.is_none() && !o.omit.iter().any(|x| x == "scope") {
-        let scope =
-            if e.scope.len() == 1 { Value::String(e.scope[0].clone()) } else { json!(e.scope) };
-        out.insert("scope".into(), scope);
-    }
+    // The scope shows as its temporal evolution (an attribute of `kept`), like any Property.
+    let hide_scope = o.pick_core.is_some() || o.omit.iter().any(|x| x == "scope");
     for (name, instances) in kept {
         if o.attrs.is_some_and(|a| !a.contains(name)) || o.omit.contains(name) {
+            continue;
+        }
+        if name == SCOPE_IRI && hide_scope {
             continue;
         }
         let value = match format {
@@ -427,21 +431,33 @@ fn values_repr(group: &[(Micros, Instance)], ctx: &Context) -> Value {
     };
     let pairs: Vec<Value> = group
         .iter()
-        .map(|(t, i)| {
-            let v = if i.deleted_at.is_some() {
-                Value::String(NGSI_LD_NULL.into())
-            } else if kind == AttrKind::VocabProperty {
-                match &i.attr.value {
-                    Value::String(s) => Value::String(ctx.compact(s)),
-                    other => other.clone(),
-                }
-            } else {
-                i.attr.value.clone()
-            };
-            json!([v, format_datetime(*t)])
-        })
+        .map(|(t, i)| json!([simplified_value(kind, i, ctx), format_datetime(*t)]))
         .collect();
     json!({"type": kind.name(), key: pairs})
+}
+
+/// One value of the simplified temporal representation (clause 4.5.9). A LanguageProperty,
+/// JsonProperty or VocabProperty value is wrapped in an object naming its member
+/// (`{"languageMap": …}`, `{"json": …}`, `{"vocab": …}`), as in the normalized form, so that
+/// a JSON object or an IRI-like string stays distinguishable from a plain Property value.
+/// A deletion record already holds its NGSI-LD Null form (see the broker's history).
+fn simplified_value(kind: AttrKind, i: &Instance, ctx: &Context) -> Value {
+    let value = i.attr.value.clone();
+    match kind {
+        AttrKind::LanguageProperty => json!({ "languageMap": value }),
+        AttrKind::JsonProperty => json!({ "json": value }),
+        AttrKind::VocabProperty => json!({ "vocab": compact_vocab(&value, ctx) }),
+        _ => value,
+    }
+}
+
+/// A vocab value (an IRI or a list of IRIs) compacted with the request's context.
+fn compact_vocab(value: &Value, ctx: &Context) -> Value {
+    match value {
+        Value::String(s) => Value::String(ctx.compact(s)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| compact_vocab(v, ctx)).collect()),
+        other => other.clone(),
+    }
 }
 
 fn aggregate_repr(group: &[(Micros, Instance)], methods: &[String], period: Micros) -> Value {

@@ -228,9 +228,14 @@ fn temporal_view(p: &Params, ctx: &Context) -> ApiResult<TemporalView> {
     filter.attrs = p.list("attrs").iter().map(|a| ctx.expand(a)).collect();
     filter.dataset_id = p.list("datasetId");
     let opts = Options::parse(p)?;
-    let format = if opts.aggregated {
+    // Clause 6.3.12: with both present, `format` takes precedence over `options`.
+    let (aggregated, values) = match p.get("format") {
+        Some(f) => (f == "aggregatedValues", f == "temporalValues"),
+        None => (opts.aggregated, opts.temporal_values),
+    };
+    let format = if aggregated {
         TemporalFormat::aggregated(p.get("aggrMethods"), p.get("aggrPeriodDuration"))?
-    } else if opts.temporal_values {
+    } else if values {
         TemporalFormat::Values
     } else {
         TemporalFormat::Normalized

@@ -1,0 +1,237 @@
+//! Temporal cases of the ETSI conformance suite, sent as the suite's files send them:
+//! deletions recorded after a temporal create (020_17–020_20), the scope's temporal evolution
+//! (456_01), the wrapped simplified values (020_12_02, 020_15_02, 020_16_02) and `format`
+//! taking precedence over `options` (021_19_02).
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::Hub;
+
+/// The payload of vehicle-temporal-representation-different-attributes-types.jsonld.
+fn different_types(id: &str) -> Value {
+    json!({"id": id, "type": "Vehicle",
+        "isParkedIn": [
+            {"type": "Relationship", "object": "urn:ngsi-ld:OffStreetParking:Commerce",
+             "observedAt": "2024-12-01T12:00:00Z"},
+            {"type": "Relationship", "object": "urn:ngsi-ld:OffStreetParking:Graslin",
+             "observedAt": "2024-12-05T12:00:00Z"}],
+        "name": [
+            {"type": "LanguageProperty", "languageMap": {"fr": "Ma voiture", "en": "My vehicle"},
+             "observedAt": "2024-12-01T12:00:00Z"},
+            {"type": "LanguageProperty",
+             "languageMap": {"fr": "Ma jolie voiture", "en": "My pretty vehicle"},
+             "observedAt": "2024-12-05T12:00:00Z"}],
+        "fuelLevel": [
+            {"type": "Property", "value": 67, "observedAt": "2020-08-01T12:03:00Z"},
+            {"type": "Property", "value": 53, "observedAt": "2020-08-01T13:05:00Z"}]})
+}
+
+/// Removes the members the suite's comparison ignores (`instanceId`, `deletedAt`), checking
+/// first that every instance carries a `deletedAt`.
+fn without_volatile(mut attr: Value) -> Value {
+    let instances = attr.as_array_mut().expect("normalized instances are an array");
+    for inst in instances.iter_mut() {
+        let m = inst.as_object_mut().unwrap();
+        assert!(m.remove("deletedAt").is_some_and(|d| d.is_string()), "{m:?}");
+        m.remove("instanceId");
+    }
+    attr
+}
+
+#[tokio::test]
+async fn attribute_deletions_after_a_temporal_create_show_under_deleted_at() {
+    let hub = Hub::start().await;
+    // (attribute, normalized deletion record, temporalValues form): 020_17_0x and 020_18_0x.
+    let cases = [
+        (
+            "fuelLevel",
+            json!([{"type": "Property", "value": "urn:ngsi-ld:null"}]),
+            json!({"type": "Property", "values": [["urn:ngsi-ld:null"]]}),
+        ),
+        (
+            "isParkedIn",
+            json!([{"type": "Relationship", "object": "urn:ngsi-ld:null"}]),
+            json!({"type": "Relationship", "objects": [["urn:ngsi-ld:null"]]}),
+        ),
+        (
+            "name",
+            json!([{"type": "LanguageProperty", "languageMap": {"@none": "urn:ngsi-ld:null"}}]),
+            json!({"type": "LanguageProperty",
+                "languageMaps": [[{"languageMap": {"@none": "urn:ngsi-ld:null"}}]]}),
+        ),
+    ];
+    for (n, (attr, normalized, values)) in cases.into_iter().enumerate() {
+        let id = format!("urn:ngsi-ld:Vehicle:del{n}");
+        assert_eq!(hub.post_json("/temporal/entities", &different_types(&id)).await.status(), 201);
+        let r = hub.req(Method::DELETE, &format!("/entities/{id}/attrs/{attr}")).send().await;
+        assert_eq!(r.unwrap().status(), 204, "{attr}");
+
+        let (status, e) =
+            hub.get_json(&format!("/temporal/entities/{id}?timeproperty=deletedAt")).await;
+        assert_eq!(status, 200);
+        let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 3, "only the deleted attribute shows: {e}");
+        assert_eq!(without_volatile(e[attr].clone()), normalized, "{e}");
+
+        let path = format!("/temporal/entities/{id}?timeproperty=deletedAt&options=temporalValues");
+        let (_, mut e) = hub.get_json(&path).await;
+        let key = values.as_object().unwrap().keys().find(|k| *k != "type").unwrap().clone();
+        let pairs = e[attr][&key].as_array_mut().unwrap();
+        assert_eq!(pairs.len(), 1, "{e}");
+        assert!(pairs[0][1].is_string(), "{e}");
+        pairs[0].as_array_mut().unwrap().truncate(1);
+        assert_eq!(e[attr], values);
+
+        // The teardown's temporal delete takes the Entity with it.
+        let r = hub.req(Method::DELETE, &format!("/temporal/entities/{id}")).send().await;
+        assert_eq!(r.unwrap().status(), 204);
+        assert_eq!(hub.get(&format!("/entities/{id}")).await.status(), 404);
+    }
+}
+
+#[tokio::test]
+async fn a_temporal_create_makes_the_entity_follow_its_latest_observations() {
+    let hub = Hub::start().await;
+    let id = "urn:ngsi-ld:Vehicle:latest";
+    assert_eq!(hub.post_json("/temporal/entities", &different_types(id)).await.status(), 201);
+    let (status, e) = hub.get_json(&format!("/entities/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(e["fuelLevel"]["value"], 53);
+    assert_eq!(e["isParkedIn"]["object"], "urn:ngsi-ld:OffStreetParking:Graslin");
+    // An older observation extends the history but leaves the Entity alone; a newer one
+    // becomes its value.
+    let older = json!({"fuelLevel": {"type": "Property", "value": 10,
+        "observedAt": "2020-01-01T00:00:00Z"}});
+    let r = hub.post_json(&format!("/temporal/entities/{id}/attrs"), &older).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(hub.get_json(&format!("/entities/{id}")).await.1["fuelLevel"]["value"], 53);
+    let newer = json!({"fuelLevel": {"type": "Property", "value": 20,
+        "observedAt": "2021-01-01T00:00:00Z"}});
+    let r = hub.post_json(&format!("/temporal/entities/{id}/attrs"), &newer).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(hub.get_json(&format!("/entities/{id}")).await.1["fuelLevel"]["value"], 20);
+    let (_, t) = hub.get_json(&format!("/temporal/entities/{id}?attrs=fuelLevel")).await;
+    assert_eq!(t["fuelLevel"].as_array().unwrap().len(), 4, "{t}");
+}
+
+#[tokio::test]
+async fn scope_deletion_shows_as_an_empty_scope_instance() {
+    let hub = Hub::start().await;
+    // 020_19_01 (normalized) and 020_20_01 (temporalValues).
+    for (n, options) in ["", "&options=temporalValues"].into_iter().enumerate() {
+        let id = format!("urn:ngsi-ld:Vehicle:scope{n}");
+        let body = json!({"id": id, "type": "Vehicle",
+            "scope": ["/Madrid/Gardens/ParqueNorte", "/CompanyA/OrganizationB/UnitC"],
+            "fuelLevel": [
+                {"type": "Property", "value": 67, "observedAt": "2020-08-01T12:03:00Z"},
+                {"type": "Property", "value": 53, "observedAt": "2020-08-01T13:05:00Z"}]});
+        assert_eq!(hub.post_json("/temporal/entities", &body).await.status(), 201);
+        let r = hub.req(Method::DELETE, &format!("/entities/{id}/attrs/scope")).send().await;
+        assert_eq!(r.unwrap().status(), 204);
+        let path = format!("/temporal/entities/{id}?timeproperty=deletedAt{options}");
+        let (status, mut e) = hub.get_json(&path).await;
+        assert_eq!(status, 200);
+        assert!(e.get("fuelLevel").is_none(), "{e}");
+        if options.is_empty() {
+            assert_eq!(
+                without_volatile(e["scope"].clone()),
+                json!([{"type": "Property", "value": []}])
+            );
+        } else {
+            let pairs = e["scope"]["values"].as_array_mut().unwrap();
+            pairs[0].as_array_mut().unwrap().truncate(1);
+            assert_eq!(e["scope"], json!({"type": "Property", "values": [[[]]]}));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_core_api_scope_change_becomes_a_scope_instance() {
+    // 456_01: observedAt is a copy of modifiedAt, no members beyond the temporal ones.
+    let hub = Hub::start().await;
+    let id = "urn:ngsi-ld:Vehicle:456";
+    let e = json!({"id": id, "type": "Vehicle", "scope": "/Old",
+        "speed": {"type": "Property", "value": 1, "observedAt": "2026-08-10T00:00:00Z"}});
+    assert_eq!(hub.post_json("/entities", &e).await.status(), 201);
+    let patch = json!({"type": "Vehicle", "scope": "/New"});
+    let r = hub.send(Method::PATCH, &format!("/entities/{id}"), "application/json", &patch).await;
+    assert_eq!(r.status(), 204);
+    let (status, t) = hub.get_json(&format!("/temporal/entities/{id}?options=sysAttrs")).await;
+    assert_eq!(status, 200);
+    let new: Vec<&Value> = t["scope"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["value"] == json!(["/New"]) || i["value"] == "/New")
+        .collect();
+    assert_eq!(new.len(), 1, "{t}");
+    assert_eq!(new[0]["type"], "Property");
+    assert!(new[0]["observedAt"].is_string());
+    assert_eq!(new[0]["observedAt"], new[0]["modifiedAt"]);
+    let allowed =
+        ["type", "value", "instanceId", "createdAt", "modifiedAt", "deletedAt", "observedAt"];
+    assert!(new[0].as_object().unwrap().keys().all(|k| allowed.contains(&k.as_str())), "{t}");
+}
+
+#[tokio::test]
+async fn simplified_values_of_language_json_and_vocab_properties_are_wrapped() {
+    let hub = Hub::start().await;
+    let at = |m: u32| format!("2020-08-01T12:0{m}:00Z");
+    let id = "urn:ngsi-ld:Vehicle:wrapped";
+    let body = json!({"id": id, "type": "Vehicle",
+        "street": [
+            {"type": "LanguageProperty", "languageMap": {"fr": "Grand Place", "nl": "Grote Markt"},
+             "observedAt": at(3)}],
+        "speed": [{"type": "JsonProperty", "json": {"value": 120}, "observedAt": at(3)}],
+        "vocabProperty": [
+            {"type": "VocabProperty", "vocab": "monument", "observedAt": at(3)},
+            {"type": "VocabProperty", "vocab": ["monument", "sightseeing"], "observedAt": at(5)}]});
+    assert_eq!(hub.post_json("/temporal/entities", &body).await.status(), 201);
+    let (status, e) =
+        hub.get_json(&format!("/temporal/entities/{id}?options=temporalValues")).await;
+    assert_eq!(status, 200);
+    // 020_12_02, 020_15_02, 020_16_02.
+    assert_eq!(
+        e["street"],
+        json!({"type": "LanguageProperty", "languageMaps":
+            [[{"languageMap": {"fr": "Grand Place", "nl": "Grote Markt"}}, at(3)]]})
+    );
+    assert_eq!(
+        e["speed"],
+        json!({"type": "JsonProperty", "jsons": [[{"json": {"value": 120}}, at(3)]]})
+    );
+    assert_eq!(
+        e["vocabProperty"],
+        json!({"type": "VocabProperty", "vocabs": [
+            [{"vocab": "monument"}, at(3)],
+            [{"vocab": ["monument", "sightseeing"]}, at(5)]]})
+    );
+}
+
+#[tokio::test]
+async fn format_takes_precedence_over_options() {
+    // 021_19_02: format=temporalValues wins over options=aggregatedValues.
+    let hub = Hub::start().await;
+    let body = json!({"id": "urn:ngsi-ld:Vehicle:021-19-A", "type": "Vehicle",
+        "speed": [
+            {"type": "Property", "value": 120, "observedAt": "2020-08-01T12:03:00Z"},
+            {"type": "Property", "value": 80, "observedAt": "2020-08-01T12:05:00Z"}]});
+    assert_eq!(hub.post_json("/temporal/entities", &body).await.status(), 201);
+    let w = "type=Vehicle&timerel=after&timeAt=2020-01-01T12:03:00Z";
+    let (status, list) = hub
+        .get_json(&format!(
+            "/temporal/entities?{w}&format=temporalValues&options=aggregatedValues&aggrMethods=sum"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        list[0]["speed"],
+        json!({"type": "Property", "values":
+            [[120, "2020-08-01T12:03:00Z"], [80, "2020-08-01T12:05:00Z"]]})
+    );
+    let (_, list) = hub
+        .get_json(&format!("/temporal/entities?{w}&options=aggregatedValues&aggrMethods=sum"))
+        .await;
+    assert!(list[0]["speed"]["sum"].is_array(), "{list}");
+}
