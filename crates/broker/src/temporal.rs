@@ -240,6 +240,7 @@ impl Broker {
             id: id.to_string(),
             types: header.types,
             scope: header.scope,
+            created_at: header.created_at,
             attrs: BTreeMap::new(),
         };
         for row in rows {

@@ -36,6 +36,8 @@ pub struct TemporalEntity {
     pub types: Vec<String>,
     /// Scopes.
     pub scope: Vec<String>,
+    /// When the temporal representation was created.
+    pub created_at: Micros,
     /// Instances by expanded attribute name, oldest first.
     pub attrs: BTreeMap<String, Vec<Instance>>,
 }
@@ -186,9 +188,33 @@ impl TemporalFilter {
             id: e.id.clone(),
             types: e.types.clone(),
             scope: e.scope.clone(),
+            created_at: e.created_at,
+            modified_at: e.created_at,
             attrs,
-            ..crate::model::Entity::default()
         }
+    }
+
+    /// The entity as the time window last saw it: per attribute and datasetId, the most
+    /// recent instance inside the window. This is what a temporal query orders entities by
+    /// (clause 4.23 applied to the temporal representation).
+    pub fn latest_in_window(&self, e: &TemporalEntity) -> crate::model::Entity {
+        let mut entity = self.window_entity(e);
+        for list in entity.attrs.values_mut() {
+            let mut latest: Vec<crate::model::Attribute> = Vec::new();
+            for attr in list.drain(..) {
+                latest.retain(|a| a.dataset_id != attr.dataset_id);
+                latest.push(attr);
+            }
+            *list = latest;
+        }
+        entity.modified_at = entity
+            .attrs
+            .values()
+            .flatten()
+            .map(|a| a.modified_at)
+            .max()
+            .unwrap_or(entity.created_at);
+        entity
     }
 
     /// Applies the filter, returning per attribute the kept instances with their time.

@@ -259,8 +259,8 @@ fn reject_linked(p: &Params) -> ApiResult<()> {
 use crate::checks::SYSTEM_ATTRS;
 
 /// Clause 5.7.4.4 checks of a temporal query beyond the entity query's: `attrs` counts against
-/// the too-wide guard only with a non-system attribute, `csf` must parse, `orderBy` may only
-/// name `id`.
+/// the too-wide guard only with a non-system attribute, `csf` must parse. `orderBy` follows
+/// clause 4.23 as on Query Entities (suite file 021_23).
 fn check_temporal_query(p: &Params, ctx: &Context) -> ApiResult<()> {
     reject_linked(p)?;
     let attrs = p.list("attrs");
@@ -276,13 +276,6 @@ fn check_temporal_query(p: &Params, ctx: &Context) -> ApiResult<()> {
     if let Some(csf) = p.get("csf") {
         citybrain_ngsi::query::parse_q(csf, &|t| ctx.expand(t))
             .map_err(|e| ApiError::bad_data(format!("csf is not a valid filter: {}", e.detail)))?;
-    }
-    if let Some(order) = p.get("orderBy")
-        && order != "id"
-    {
-        return Err(ApiError::bad_data(format!(
-            "orderBy may only name 'id' on the temporal API, not '{order}'"
-        )));
     }
     Ok(())
 }
@@ -371,7 +364,31 @@ pub(crate) async fn query(
     let mut eq = entity_query(&p, &rctx.ctx, true)?;
     eq.attrs.clear();
     let flag = p.flag("entityMap")?;
-    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers, flag).await
+    let ordering = crate::order::Ordering::from_params(&p, &rctx.ctx)?;
+    let shape = QueryShape { media, map_flag: flag, ordering: ordering.as_ref() };
+    run_query(&st, &tenant, &eq, &tv, &rctx, &headers, shape).await
+}
+
+/// How a temporal query answers besides what it selects: media type, EntityMap flag and
+/// the clause 4.23 ordering of the entities.
+struct QueryShape<'a> {
+    media: Media,
+    map_flag: bool,
+    ordering: Option<&'a crate::order::Ordering>,
+}
+
+/// Orders temporal entities by what their time window last saw of each attribute.
+fn order_entities(
+    found: Vec<TemporalEntity>,
+    tv: &TemporalView,
+    ordering: &crate::order::Ordering,
+) -> Vec<TemporalEntity> {
+    let mut views: Vec<citybrain_ngsi::model::Entity> =
+        found.iter().map(|e| tv.filter.latest_in_window(e)).collect();
+    ordering.sort(&mut views);
+    let mut by_id: std::collections::HashMap<String, TemporalEntity> =
+        found.into_iter().map(|e| (e.id.clone(), e)).collect();
+    views.iter().filter_map(|v| by_id.remove(&v.id)).collect()
 }
 
 /// The temporal entities that `eq` and the window of `tv` select, in the broker's order.
@@ -407,18 +424,20 @@ pub(crate) async fn matching_ids(
         .collect())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_query(
     st: &AppState,
     tenant: &str,
     eq: &citybrain_broker::EntityQuery,
     tv: &TemporalView,
     rctx: &RequestContext,
-    media: Media,
     headers: &HeaderMap,
-    map_flag: bool,
+    shape: QueryShape<'_>,
 ) -> ApiResult<Response> {
+    let QueryShape { media, map_flag, ordering } = shape;
     let mut found = matching(st, tenant, eq, tv).await?;
+    if let Some(ordering) = ordering {
+        found = order_entities(found, tv, ordering);
+    }
     let mut map_use = None;
     if crate::entity_maps::EntityMaps::requested(headers, map_flag) {
         let ids: Vec<String> = found.iter().map(|e| e.id.clone()).collect();
@@ -567,5 +586,6 @@ pub(crate) async fn query_post(
     let mut eq = entity_query(&gp, &rctx.ctx, false)?;
     eq.attrs.clear();
     eq.limit = gp.usize("limit")?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers, false).await
+    let shape = QueryShape { media, map_flag: false, ordering: None };
+    run_query(&st, &tenant, &eq, &tv, &rctx, &headers, shape).await
 }

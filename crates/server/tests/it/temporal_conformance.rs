@@ -235,3 +235,39 @@ async fn format_takes_precedence_over_options() {
         .await;
     assert!(list[0]["speed"]["sum"].is_array(), "{list}");
 }
+
+#[tokio::test]
+async fn temporal_queries_follow_order_by() {
+    // 021_23: three Buildings created in the order 2, 1, 3. (021_23_05 and _09 order by
+    // `name.subProperty`, which rests on the sub-attribute paths of crate::order.)
+    let hub = Hub::start().await;
+    for (n, name) in [(2, "B"), (1, "A"), (3, "C")] {
+        let b = json!({"id": format!("urn:ngsi-ld:Building:{n}"), "type": "Building",
+            "name": {"type": "Property", "value": name,
+                "subProperty": {"type": "Property", "value": n}}});
+        assert_eq!(hub.post_json("/entities", &b).await.status(), 201);
+    }
+    let ids = |order: [u32; 3]| -> Vec<String> {
+        order.iter().map(|n| format!("urn:ngsi-ld:Building:{n}")).collect()
+    };
+    let cases = [
+        ("name", ids([1, 2, 3])),
+        ("id", ids([1, 2, 3])),
+        ("createdAt", ids([2, 1, 3])),
+        ("name.createdAt", ids([2, 1, 3])),
+        ("name;asc", ids([1, 2, 3])),
+        ("name;desc", ids([3, 2, 1])),
+        ("type,name", ids([1, 2, 3])),
+    ];
+    for (order_by, want) in cases {
+        let path = format!(
+            "/temporal/entities?type=Building&orderBy={order_by}&timerel=after\
+             &timeAt=1970-01-01T00:00:00Z&timeproperty=createdAt"
+        );
+        let (status, list) = hub.get_json(&path).await;
+        assert_eq!(status, 200, "{order_by}: {list}");
+        let got: Vec<String> =
+            list.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().into()).collect();
+        assert_eq!(got, want, "{order_by}");
+    }
+}
