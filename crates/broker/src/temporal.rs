@@ -137,7 +137,12 @@ impl Broker {
         scope: Vec<String>,
         instances: Vec<(String, Attribute)>,
     ) -> NgsiResult<bool> {
+        let superseded = self.superseded_instances(tenant, id, &instances).await?;
         self.write(tenant, true, |s, tx| {
+            for (seq, change) in &superseded {
+                let data = encode_change(change, tx.terms, &mut tx.ops);
+                tx.ops.push(WriteOp::ReplaceHistory { seq: *seq, data });
+            }
             let created = !s.temporal.contains_key(id);
             let header = match s.temporal.get(id).and_then(|b| TemporalHeader::decode(b, tx.terms))
             {
@@ -182,6 +187,44 @@ impl Broker {
             Ok(created)
         })
         .await
+    }
+
+    /// The history records of `id` holding an instance that one of `incoming` replaces (same
+    /// attribute, datasetId and observedAt: the same observation sent again, clause 5.6.11),
+    /// each with those instances blanked so that the instance ids of the others stay put.
+    async fn superseded_instances(
+        &self,
+        tenant: &str,
+        id: &str,
+        incoming: &[(String, Attribute)],
+    ) -> NgsiResult<Vec<(i64, Change)>> {
+        let observed: Vec<(&str, Option<&str>, i64)> = incoming
+            .iter()
+            .filter_map(|(name, a)| Some((name.as_str(), a.dataset_id.as_deref(), a.observed_at?)))
+            .collect();
+        let exists =
+            self.tenant_exists(tenant) && self.read(tenant, |s, _| s.temporal.contains_key(id))?;
+        if observed.is_empty() || !exists {
+            return Ok(Vec::new());
+        }
+        let mut edits = Vec::new();
+        for row in self.history_rows(tenant, id).await? {
+            let Some(mut change) = decode_change(&row.data, &self.inner.terms) else { continue };
+            let mut touched = false;
+            for (name, attr) in &mut change.attrs {
+                let again = observed.iter().any(|(n, ds, t)| {
+                    n == name && *ds == attr.dataset_id.as_deref() && Some(*t) == attr.observed_at
+                });
+                if again {
+                    name.clear();
+                    touched = true;
+                }
+            }
+            if touched {
+                edits.push((row.seq, change));
+            }
+        }
+        Ok(edits)
     }
 
     /// Appends instances to an existing temporal representation.

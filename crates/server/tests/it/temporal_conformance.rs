@@ -271,3 +271,60 @@ async fn temporal_queries_follow_order_by() {
         assert_eq!(got, want, "{order_by}");
     }
 }
+
+#[tokio::test]
+async fn an_observation_sent_again_replaces_the_stored_instance() {
+    // 008_01_01: the update re-sends speed@12:03 with a new value and 80@12:05, 67, 53 as
+    // they were; each replaces its stored instance instead of doubling it.
+    let hub = Hub::start().await;
+    let id = "urn:ngsi-ld:Vehicle:008";
+    let p = |v: u32, t: &str| json!({"type": "Property", "value": v, "observedAt": t});
+    let fuel_ds = json!({"type": "Property", "value": 40, "observedAt": "2020-09-01T14:07:00Z",
+        "datasetId": "urn:ngsi-ld:Vehicle:12345-fuel"});
+    let create = json!({"id": id, "type": "Vehicle",
+        "speed": [p(120, "2020-09-01T12:03:00Z"), p(80, "2020-09-01T12:05:00Z")],
+        "fuelLevel": [p(67, "2020-09-01T12:03:00Z"), p(53, "2020-09-01T13:05:00Z"), fuel_ds]});
+    assert_eq!(hub.post_ld("/temporal/entities", &with_core(create)).await.status(), 201);
+    let update = json!({"id": id, "type": "Vehicle",
+        "speed": [p(121, "2020-09-01T12:03:00Z"), p(80, "2020-09-01T12:05:00Z"),
+            p(100, "2020-09-01T12:07:00Z")],
+        "fuelLevel": [p(67, "2020-09-01T12:03:00Z"), p(53, "2020-09-01T13:05:00Z"),
+            p(40, "2020-09-01T14:07:00Z")]});
+    let r = hub.post_ld("/temporal/entities", &with_core(update)).await;
+    assert_eq!(r.status(), 204);
+    assert!(r.text().await.unwrap().is_empty());
+    let (_, e) = hub.get_json(&format!("/temporal/entities/{id}")).await;
+    let values = |attr: &str| -> Vec<(Value, Value, Value)> {
+        let mut v: Vec<(Value, Value, Value)> = e[attr]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["observedAt"].clone(), i["value"].clone(), i["datasetId"].clone()))
+            .collect();
+        v.sort_by_key(|t| format!("{t:?}"));
+        v
+    };
+    let at = |t: &str| Value::from(format!("2020-09-01T{t}Z"));
+    assert_eq!(
+        values("speed"),
+        vec![
+            (at("12:03:00"), json!(121), Value::Null),
+            (at("12:05:00"), json!(80), Value::Null),
+            (at("12:07:00"), json!(100), Value::Null),
+        ]
+    );
+    assert_eq!(
+        values("fuelLevel"),
+        vec![
+            (at("12:03:00"), json!(67), Value::Null),
+            (at("13:05:00"), json!(53), Value::Null),
+            (at("14:07:00"), json!(40), Value::Null),
+            (at("14:07:00"), json!(40), json!("urn:ngsi-ld:Vehicle:12345-fuel")),
+        ]
+    );
+}
+
+fn with_core(mut body: Value) -> Value {
+    body["@context"] = json!("https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld");
+    body
+}
