@@ -74,6 +74,19 @@ fn follow_observations(
         attrs: BTreeMap::new(),
     });
     let mut changed = before.is_none();
+    // Types and scopes add up, as in the temporal representation's header.
+    for t in types {
+        if !entity.types.contains(t) {
+            entity.types.push(t.clone());
+            changed = true;
+        }
+    }
+    for sc in scope {
+        if !entity.scope.contains(sc) {
+            entity.scope.push(sc.clone());
+            changed = true;
+        }
+    }
     for (name, inst) in instances {
         let held = entity.instance(name, inst.dataset_id.as_deref());
         let newer = match held {
@@ -85,7 +98,15 @@ fn follow_observations(
                 (Some(a), Some(b)) => b >= a,
             },
         };
-        if newer {
+        if newer && crate::entities::is_ngsi_null(inst) {
+            // The latest observation is a deletion (clause 4.5.7): the Entity drops it.
+            let mut list = entity.attrs.remove(name).unwrap_or_default();
+            list.retain(|a| a.dataset_id != inst.dataset_id);
+            if !list.is_empty() {
+                entity.attrs.insert(name.clone(), list);
+            }
+            changed = true;
+        } else if newer {
             let mut attr = inst.clone();
             let created = held.map_or(now, |old| old.created_at);
             attr.stamp(created, now);

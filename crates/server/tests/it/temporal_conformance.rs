@@ -113,6 +113,17 @@ async fn a_temporal_create_makes_the_entity_follow_its_latest_observations() {
     assert_eq!(hub.get_json(&format!("/entities/{id}")).await.1["fuelLevel"]["value"], 20);
     let (_, t) = hub.get_json(&format!("/temporal/entities/{id}?attrs=fuelLevel")).await;
     assert_eq!(t["fuelLevel"].as_array().unwrap().len(), 4, "{t}");
+    // 5611_01_01: new type names add up on the Entity too; a deletion observed last removes
+    // the attribute from it while the history keeps the null instance.
+    let deleted = json!({"id": id, "type": ["Vehicle", "Truck"],
+        "fuelLevel": [{"type": "Property", "value": "urn:ngsi-ld:null",
+            "observedAt": "2022-01-01T00:00:00Z"}]});
+    assert_eq!(hub.post_json("/temporal/entities", &deleted).await.status(), 204);
+    let (_, e) = hub.get_json(&format!("/entities/{id}")).await;
+    assert_eq!(e["type"], json!(["Vehicle", "Truck"]), "{e}");
+    assert!(e.get("fuelLevel").is_none(), "{e}");
+    let (_, t) = hub.get_json(&format!("/temporal/entities/{id}?attrs=fuelLevel")).await;
+    assert_eq!(t["fuelLevel"].as_array().unwrap().len(), 5, "{t}");
 }
 
 #[tokio::test]
