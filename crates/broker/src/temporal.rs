@@ -87,7 +87,8 @@ fn follow_observations(
             changed = true;
         }
     }
-    for (name, inst) in instances {
+    // Scope instances tell the scope's history; the scope held now came in `scope`.
+    for (name, inst) in instances.iter().filter(|(name, _)| name != SCOPE_IRI) {
         let held = entity.instance(name, inst.dataset_id.as_deref());
         let newer = match held {
             None => true,

@@ -299,7 +299,9 @@ impl TenantState {
 /// Clause 4.5.6: the temporal evolution of the scope is that of a Property whose instances
 /// carry `observedAt` as a copy of `modifiedAt`; removing the scope leaves a deletion record.
 fn record_scope_change(before: &[String], entity: &Entity, change: &mut Change) {
-    if before == entity.scope.as_slice() {
+    // A temporal write that brings its own scope instances tells the history itself.
+    let given = change.attrs.iter().any(|(name, _)| name == SCOPE_IRI);
+    if given || before == entity.scope.as_slice() {
         return;
     }
     if entity.scope.is_empty() {

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use citybrain_ngsi::AttrKind;
 use citybrain_ngsi::Context;
 use citybrain_ngsi::model::Attribute;
 use citybrain_ngsi::parse::{
@@ -13,9 +14,10 @@ use citybrain_ngsi::parse::{
 };
 use citybrain_ngsi::render::RenderOptions;
 use citybrain_ngsi::temporal::{
-    INSTANCE_LIMIT, Instance, TemporalEntity, TemporalFilter, TemporalFormat, render_temporal,
+    INSTANCE_LIMIT, Instance, SCOPE_IRI, TemporalEntity, TemporalFilter, TemporalFormat,
+    render_temporal,
 };
-use citybrain_ngsi::time::{Micros, now_micros};
+use citybrain_ngsi::time::{Micros, now_micros, parse_datetime};
 use serde_json::Value;
 
 use crate::contexts::RequestContext;
@@ -82,6 +84,39 @@ fn instances(json: &Value, ctx: &Context) -> ApiResult<Vec<(String, Attribute)>>
     Ok(out)
 }
 
+/// The `scope` of a temporal entity: the scopes it holds now and, when it is given as
+/// Property instances (clause 4.5.6), those instances for its temporal evolution. The scopes
+/// held now are those of the most recently observed instance.
+fn temporal_scope(value: &Value) -> ApiResult<(Vec<String>, Vec<Attribute>)> {
+    let items: Vec<&Value> = match value {
+        Value::Object(_) => vec![value],
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+            items.iter().collect()
+        }
+        plain => return Ok((parse_temporal_scope(plain)?, Vec::new())),
+    };
+    let now = now_micros();
+    let mut out: Vec<Attribute> = Vec::with_capacity(items.len());
+    for item in items {
+        let scopes = parse_temporal_scope(item)?;
+        let mut attr = Attribute::new(AttrKind::Property, serde_json::json!(scopes));
+        attr.observed_at = match item.get("observedAt") {
+            None => None,
+            Some(t) => Some(t.as_str().and_then(parse_datetime).ok_or_else(|| {
+                ApiError::bad_data(format!("scope observedAt must be a DateTime, not {t}"))
+            })?),
+        };
+        attr.stamp(now, now);
+        out.push(attr);
+    }
+    let latest = out.iter().max_by_key(|a| a.observed_at).map(|a| scope_list(&a.value));
+    Ok((latest.unwrap_or_default(), out))
+}
+
+fn scope_list(value: &Value) -> Vec<String> {
+    value.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+}
+
 /// POST /temporal/entities
 pub(crate) async fn create(
     State(st): State<AppState>,
@@ -104,8 +139,12 @@ pub(crate) async fn create(
         json.get("type").ok_or_else(|| ApiError::bad_data("the temporal entity has no 'type'"))?,
         &rctx.ctx,
     )?;
-    let attrs = instances(&json, &rctx.ctx)?;
-    let scope = json.get("scope").map(parse_temporal_scope).transpose()?.unwrap_or_default();
+    let mut attrs = instances(&json, &rctx.ctx)?;
+    let (scope, scope_instances) = match json.get("scope") {
+        Some(value) => temporal_scope(value)?,
+        None => (Vec::new(), Vec::new()),
+    };
+    attrs.extend(scope_instances.into_iter().map(|a| (SCOPE_IRI.to_string(), a)));
     let created = st.broker.temporal_upsert(&tenant, &id, types, scope, attrs).await?;
     if created {
         let mut resp = StatusCode::CREATED.into_response();
@@ -360,9 +399,10 @@ pub(crate) async fn query(
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
     check_temporal_query(&p, &rctx.ctx)?;
-    let tv = temporal_view(&p, &rctx.ctx)?;
+    let mut tv = temporal_view(&p, &rctx.ctx)?;
     let mut eq = entity_query(&p, &rctx.ctx, true)?;
     eq.attrs.clear();
+    tv.filter.scope_q = eq.scope_q.clone();
     let flag = p.flag("entityMap")?;
     let ordering = crate::order::Ordering::from_params(&p, &rctx.ctx)?;
     let shape = QueryShape { media, map_flag: flag, ordering: ordering.as_ref() };
@@ -582,9 +622,10 @@ pub(crate) async fn query_post(
     let raw = pairs.join("&");
     let allowed: Vec<&str> = QUERY_PARAMS.iter().chain(TEMPORAL_PARAMS).copied().collect();
     let gp = Params::parse(Some(&raw), &allowed)?;
-    let tv = temporal_view(&gp, &rctx.ctx)?;
+    let mut tv = temporal_view(&gp, &rctx.ctx)?;
     let mut eq = entity_query(&gp, &rctx.ctx, false)?;
     eq.attrs.clear();
+    tv.filter.scope_q = eq.scope_q.clone();
     eq.limit = gp.usize("limit")?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let shape = QueryShape { media, map_flag: false, ordering: None };
     run_query(&st, &tenant, &eq, &tv, &rctx, &headers, shape).await

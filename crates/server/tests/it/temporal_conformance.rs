@@ -339,3 +339,62 @@ fn with_core(mut body: Value) -> Value {
     body["@context"] = json!("https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld");
     body
 }
+
+#[tokio::test]
+async fn scope_query_follows_scope_validity_over_time() {
+    // 5744_03_04, _07–_11: a scope is valid from its observation until replaced (clause
+    // 4.18); scopeQ selects entities with a matching scope valid inside the window and only
+    // the instances observed while it was; the scope valid at the window start is shown.
+    let hub = Hub::start().await;
+    let p = |v: Value, t: &str| json!({"type": "Property", "value": v, "observedAt": t});
+    let t = |hm: &str| format!("2026-03-01T{hm}:00Z");
+    let fixtures = [
+        ("ab", Some(json!([p(json!("/A/B"), &t("10:00"))])), vec![("abval", "12:05")]),
+        ("bare", None, vec![("bareval", "12:05")]),
+        (
+            "mid",
+            Some(json!([p(json!("/M"), &t("12:10"))])),
+            vec![("midpre", "12:05"), ("midpost", "12:15")],
+        ),
+        (
+            "rep",
+            Some(json!([p(json!("/R"), &t("10:00")), p(json!("/S"), &t("12:30"))])),
+            vec![("repold", "12:15"), ("repnew", "12:45")],
+        ),
+        ("late", Some(json!([p(json!("/Z"), &t("14:00"))])), vec![("lateval", "12:05")]),
+    ];
+    for (name, scope, speeds) in fixtures {
+        let speed: Vec<Value> = speeds.iter().map(|(v, hm)| p(json!(v), &t(hm))).collect();
+        let mut e = json!({"id": format!("urn:ngsi-ld:Vehicle:qs-{name}"), "type": "Vehicle",
+            "speed": speed});
+        if let Some(s) = scope {
+            e["scope"] = s;
+        }
+        assert_eq!(hub.post_json("/temporal/entities", &e).await.status(), 201);
+    }
+    let window = "timerel=between&timeAt=2026-03-01T12:00:00Z&endTimeAt=2026-03-01T13:00:00Z";
+    // (scopeQ, texts the answer holds, texts it must not hold)
+    let cases: [(&str, &[&str], &[&str]); 6] = [
+        ("/%23", &["qs-ab", "qs-mid", "qs-rep"], &["qs-bare", "qs-late"]),
+        ("/M", &["qs-mid", "midpost"], &["midpre"]),
+        ("/R", &["qs-rep", "repold"], &["repnew"]),
+        ("/S", &["qs-rep", "repnew"], &["repold"]),
+        ("/Z", &[], &["qs-"]),
+        ("/A/B", &["\"/A/B\""], &[]),
+    ];
+    for (scope_q, yes, no) in cases {
+        let path = format!("/temporal/entities?type=Vehicle&scopeQ={scope_q}&{window}");
+        let r = hub.get(&path).await;
+        assert_eq!(r.status(), 200, "{scope_q}");
+        let text = r.text().await.unwrap();
+        for y in yes {
+            assert!(text.contains(y), "{scope_q}: {y} missing in {text}");
+        }
+        for n in no {
+            assert!(!text.contains(n), "{scope_q}: {n} present in {text}");
+        }
+    }
+    // The Entity holds the most recently observed scope.
+    let (_, e) = hub.get_json("/entities/urn:ngsi-ld:Vehicle:qs-rep").await;
+    assert_eq!(e["scope"], "/S", "{e}");
+}
