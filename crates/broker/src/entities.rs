@@ -72,7 +72,7 @@ fn not_found(id: &str) -> NgsiError {
 
 /// Whether an instance is the NGSI-LD Null of its kind (clause 4.5.7): the null string as
 /// value, or a language map `{"@none": null}`, or a one-item list holding the null.
-fn is_ngsi_null(attr: &Attribute) -> bool {
+pub(crate) fn is_ngsi_null(attr: &Attribute) -> bool {
     let null = |v: &serde_json::Value| v.as_str() == Some(NGSI_LD_NULL);
     match &attr.value {
         serde_json::Value::Object(m) => m.len() == 1 && m.get("@none").is_some_and(null),

@@ -44,8 +44,8 @@ impl TemporalHeader {
 use std::collections::BTreeMap;
 
 use citybrain_ngsi::error::{NgsiError, NgsiResult};
-use citybrain_ngsi::model::Attribute;
-use citybrain_ngsi::temporal::{Instance, TemporalEntity};
+use citybrain_ngsi::model::{Attribute, Entity};
+use citybrain_ngsi::temporal::{Instance, SCOPE_IRI, TemporalEntity};
 
 use crate::Broker;
 use crate::codec::{Change, decode_change, encode_change};
@@ -55,6 +55,89 @@ fn not_found(id: &str) -> NgsiError {
     NgsiError::not_found(format!("no temporal representation of '{id}'"))
 }
 
+/// The Entity after temporal instances arrive (see [`Broker::temporal_upsert`]), or `None`
+/// when it exists and no instance is newer than what it holds.
+fn follow_observations(
+    id: &str,
+    before: Option<&Entity>,
+    types: &[String],
+    scope: &[String],
+    instances: &[(String, Attribute)],
+    now: i64,
+) -> Option<Entity> {
+    let mut entity = before.cloned().unwrap_or_else(|| Entity {
+        id: id.to_string(),
+        types: types.to_vec(),
+        scope: scope.to_vec(),
+        created_at: now,
+        modified_at: now,
+        attrs: BTreeMap::new(),
+    });
+    let mut changed = before.is_none();
+    // Types and scopes add up, as in the temporal representation's header.
+    for t in types {
+        if !entity.types.contains(t) {
+            entity.types.push(t.clone());
+            changed = true;
+        }
+    }
+    for sc in scope {
+        if !entity.scope.contains(sc) {
+            entity.scope.push(sc.clone());
+            changed = true;
+        }
+    }
+    // Scope instances tell the scope's history; the scope held now came in `scope`.
+    for (name, inst) in instances.iter().filter(|(name, _)| name != SCOPE_IRI) {
+        let held = entity.instance(name, inst.dataset_id.as_deref());
+        let newer = match held {
+            None => true,
+            // An instance without observedAt is as old as can be.
+            Some(old) => match (old.observed_at, inst.observed_at) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(a), Some(b)) => b >= a,
+            },
+        };
+        if newer && crate::entities::is_ngsi_null(inst) {
+            // The latest observation is a deletion (clause 4.5.7): the Entity drops it.
+            let mut list = entity.attrs.remove(name).unwrap_or_default();
+            list.retain(|a| a.dataset_id != inst.dataset_id);
+            if !list.is_empty() {
+                entity.attrs.insert(name.clone(), list);
+            }
+            changed = true;
+        } else if newer {
+            let mut attr = inst.clone();
+            let created = held.map_or(now, |old| old.created_at);
+            attr.stamp(created, now);
+            entity.put_instance(name, attr);
+            changed = true;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    entity.modified_at = now;
+    Some(entity)
+}
+
+/// The value of a deletion record (clause 4.5.7): NGSI-LD Null, held by a LanguageProperty as
+/// the language map `{"@none": null}` since its value is a map.
+/// The scope's is the empty list of scopes.
+fn deleted_value(name: &str, kind: citybrain_ngsi::AttrKind) -> serde_json::Value {
+    let null = serde_json::Value::String(citybrain_ngsi::parse::NGSI_LD_NULL.into());
+    match kind {
+        _ if name == SCOPE_IRI => serde_json::json!([]),
+        citybrain_ngsi::AttrKind::LanguageProperty => {
+            let mut map = serde_json::Map::new();
+            map.insert("@none".into(), null);
+            serde_json::Value::Object(map)
+        }
+        _ => null,
+    }
+}
+
 fn instance_id(seq: i64, idx: usize) -> String {
     format!("urn:ngsi-ld:Instance:{seq}-{idx}")
 }
@@ -62,6 +145,12 @@ fn instance_id(seq: i64, idx: usize) -> String {
 impl Broker {
     /// Creates or extends a temporal representation with attribute instances; returns
     /// whether it was created.
+    ///
+    /// The Entity itself follows its latest observations: an absent Entity is created from
+    /// the most recent instance of each attribute (and datasetId), an existing one takes an
+    /// instance observed no earlier than the one it holds. Core API operations on the Entity
+    /// (deleting an attribute or the scope, …) then extend the same temporal evolution, as
+    /// clause 5.7.3 retrievals with `timeproperty=deletedAt` expect.
     pub async fn temporal_upsert(
         &self,
         tenant: &str,
@@ -70,40 +159,94 @@ impl Broker {
         scope: Vec<String>,
         instances: Vec<(String, Attribute)>,
     ) -> NgsiResult<bool> {
+        let superseded = self.superseded_instances(tenant, id, &instances).await?;
         self.write(tenant, true, |s, tx| {
+            for (seq, change) in &superseded {
+                let data = encode_change(change, tx.terms, &mut tx.ops);
+                tx.ops.push(WriteOp::ReplaceHistory { seq: *seq, data });
+            }
             let created = !s.temporal.contains_key(id);
             let header = match s.temporal.get(id).and_then(|b| TemporalHeader::decode(b, tx.terms))
             {
                 Some(h) => {
                     let mut h = h.clone();
-                    for t in types {
-                        if !h.types.contains(&t) {
-                            h.types.push(t);
+                    for t in &types {
+                        if !h.types.contains(t) {
+                            h.types.push(t.clone());
                         }
                     }
-                    for sc in scope {
-                        if !h.scope.contains(&sc) {
-                            h.scope.push(sc);
+                    for sc in &scope {
+                        if !h.scope.contains(sc) {
+                            h.scope.push(sc.clone());
                         }
                     }
                     h
                 }
-                None => TemporalHeader { types, scope, created_at: tx.now },
+                None => TemporalHeader {
+                    types: types.clone(),
+                    scope: scope.clone(),
+                    created_at: tx.now,
+                },
             };
             s.put_temporal(id, header, tx);
-            if !instances.is_empty() {
-                let change = Change { attrs: instances, ..Change::default() };
-                let data = encode_change(&change, tx.terms, &mut tx.ops);
-                tx.ops.push(WriteOp::AppendHistory {
-                    tenant: tx.tenant.to_string(),
-                    entity_id: id.to_string(),
-                    time: tx.now,
-                    data,
-                });
+            let before = s.get(id, tx.terms);
+            let current =
+                follow_observations(id, before.as_ref(), &types, &scope, &instances, tx.now);
+            let change = Change { attrs: instances, ..Change::default() };
+            match current {
+                Some(entity) => s.put(entity, change, before, tx),
+                None if !change.attrs.is_empty() => {
+                    let data = encode_change(&change, tx.terms, &mut tx.ops);
+                    tx.ops.push(WriteOp::AppendHistory {
+                        tenant: tx.tenant.to_string(),
+                        entity_id: id.to_string(),
+                        time: tx.now,
+                        data,
+                    });
+                }
+                None => {}
             }
             Ok(created)
         })
         .await
+    }
+
+    /// The history records of `id` holding an instance that one of `incoming` replaces (same
+    /// attribute, datasetId and observedAt: the same observation sent again, clause 5.6.11),
+    /// each with those instances blanked so that the instance ids of the others stay put.
+    async fn superseded_instances(
+        &self,
+        tenant: &str,
+        id: &str,
+        incoming: &[(String, Attribute)],
+    ) -> NgsiResult<Vec<(i64, Change)>> {
+        let observed: Vec<(&str, Option<&str>, i64)> = incoming
+            .iter()
+            .filter_map(|(name, a)| Some((name.as_str(), a.dataset_id.as_deref(), a.observed_at?)))
+            .collect();
+        let exists =
+            self.tenant_exists(tenant) && self.read(tenant, |s, _| s.temporal.contains_key(id))?;
+        if observed.is_empty() || !exists {
+            return Ok(Vec::new());
+        }
+        let mut edits = Vec::new();
+        for row in self.history_rows(tenant, id).await? {
+            let Some(mut change) = decode_change(&row.data, &self.inner.terms) else { continue };
+            let mut touched = false;
+            for (name, attr) in &mut change.attrs {
+                let again = observed.iter().any(|(n, ds, t)| {
+                    n == name && *ds == attr.dataset_id.as_deref() && Some(*t) == attr.observed_at
+                });
+                if again {
+                    name.clear();
+                    touched = true;
+                }
+            }
+            if touched {
+                edits.push((row.seq, change));
+            }
+        }
+        Ok(edits)
     }
 
     /// Appends instances to an existing temporal representation.
@@ -119,10 +262,13 @@ impl Broker {
         self.temporal_upsert(tenant, id, Vec::new(), Vec::new(), instances).await.map(|_| ())
     }
 
-    /// Deletes a temporal representation and its history.
+    /// Deletes a temporal representation and its history, and with them the Entity whose
+    /// evolution it is (the temporal create made it; leaving it would keep a live Entity
+    /// without history).
     pub async fn temporal_delete(&self, tenant: &str, id: &str) -> NgsiResult<()> {
         self.write(tenant, false, |s, tx| {
             s.temporal.remove(id).ok_or_else(|| not_found(id))?;
+            s.remove(id, tx);
             tx.ops.push(WriteOp::DeleteTemporal {
                 tenant: tx.tenant.to_string(),
                 id: id.to_string(),
@@ -159,6 +305,7 @@ impl Broker {
             id: id.to_string(),
             types: header.types,
             scope: header.scope,
+            created_at: header.created_at,
             attrs: BTreeMap::new(),
         };
         for row in rows {
@@ -179,10 +326,7 @@ impl Broker {
                     .get(&name)
                     .and_then(|v| v.last())
                     .map_or(citybrain_ngsi::AttrKind::Property, |i| i.attr.kind);
-                let mut attr = Attribute::new(
-                    kind,
-                    serde_json::Value::String(citybrain_ngsi::parse::NGSI_LD_NULL.into()),
-                );
+                let mut attr = Attribute::new(kind, deleted_value(&name, kind));
                 attr.dataset_id = if all { None } else { ds };
                 attr.stamp(row.time, row.time);
                 e.attrs.entry(name).or_default().push(Instance {

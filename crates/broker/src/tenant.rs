@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use citybrain_ngsi::geo::{LOCATION, parse_geometry};
-use citybrain_ngsi::model::{AttrKind, Entity};
+use citybrain_ngsi::model::{AttrKind, Attribute, Entity};
+use citybrain_ngsi::temporal::SCOPE_IRI;
 use citybrain_store::WriteOp;
 use geo::BoundingRect;
 use rstar::RTree;
@@ -201,10 +202,15 @@ impl TenantState {
     pub(crate) fn put(
         &mut self,
         entity: Entity,
-        change: Change,
+        mut change: Change,
         before: Option<Entity>,
         tx: &mut Tx<'_>,
     ) {
+        record_scope_change(
+            before.as_ref().map_or(&[], |b| b.scope.as_slice()),
+            &entity,
+            &mut change,
+        );
         let bytes = encode_entity(&entity, tx.terms, &mut tx.ops);
         let types: Vec<u32> =
             entity.types.iter().map(|t| tx.terms.intern(t, &mut tx.ops)).collect();
@@ -288,6 +294,24 @@ impl TenantState {
             data,
         });
     }
+}
+
+/// Clause 4.5.6: the temporal evolution of the scope is that of a Property whose instances
+/// carry `observedAt` as a copy of `modifiedAt`; removing the scope leaves a deletion record.
+fn record_scope_change(before: &[String], entity: &Entity, change: &mut Change) {
+    // A temporal write that brings its own scope instances tells the history itself.
+    let given = change.attrs.iter().any(|(name, _)| name == SCOPE_IRI);
+    if given || before == entity.scope.as_slice() {
+        return;
+    }
+    if entity.scope.is_empty() {
+        change.deleted.push((SCOPE_IRI.to_string(), None, false));
+        return;
+    }
+    let mut attr = Attribute::new(AttrKind::Property, serde_json::json!(entity.scope));
+    attr.stamp(entity.modified_at, entity.modified_at);
+    attr.observed_at = Some(entity.modified_at);
+    change.attrs.push((SCOPE_IRI.to_string(), attr));
 }
 
 /// The bounding box of an entity's default `location`, for the spatial index.

@@ -8,10 +8,14 @@ use serde_json::{Map, Value, json};
 
 use crate::context::Context;
 use crate::error::{NgsiError, NgsiResult};
+use crate::filters::{ScopeQuery, scopes_match};
 use crate::model::{AttrKind, Attribute};
-use crate::parse::NGSI_LD_NULL;
 use crate::render::{Format, RenderOptions, render_attribute};
 use crate::time::{Micros, format_datetime, parse_datetime, parse_duration};
+
+/// The expanded name under which the temporal evolution of an Entity's `scope` is kept
+/// (clause 4.5.6: a temporal Property whose instances hold the list of scopes).
+pub const SCOPE_IRI: &str = "https://uri.etsi.org/ngsi-ld/scope";
 
 /// One stored instance of an attribute in the history.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +37,8 @@ pub struct TemporalEntity {
     pub types: Vec<String>,
     /// Scopes.
     pub scope: Vec<String>,
+    /// When the temporal representation was created.
+    pub created_at: Micros,
     /// Instances by expanded attribute name, oldest first.
     pub attrs: BTreeMap<String, Vec<Instance>>,
 }
@@ -79,6 +85,49 @@ pub struct TemporalFilter {
     pub attrs: Vec<String>,
     /// Keep only instances with this datasetId (`@none` = default instance).
     pub dataset_id: Vec<String>,
+    /// `scopeQ` of a temporal query: attribute instances count only while a matching scope
+    /// was valid (clause 4.18: from when it was set until it was replaced or removed).
+    pub scope_q: Option<ScopeQuery>,
+}
+
+/// How long one value of an Entity's scope was valid: from its instance's time until the
+/// next scope instance (`None`: still valid), with the scopes it held.
+#[derive(Debug, Clone, PartialEq)]
+struct ScopeSpan {
+    from: Micros,
+    until: Option<Micros>,
+    scopes: Vec<String>,
+}
+
+/// The validity spans of the scope of `e`, oldest first; `None` when its history holds no
+/// scope instance.
+fn scope_spans(e: &TemporalEntity) -> Option<Vec<ScopeSpan>> {
+    let instances = e.attrs.get(SCOPE_IRI).filter(|v| !v.is_empty())?;
+    let mut points: Vec<(Micros, Vec<String>)> = instances
+        .iter()
+        .map(|i| match i.deleted_at {
+            Some(t) => (t, Vec::new()),
+            None => (i.attr.observed_at.unwrap_or(i.attr.modified_at), scope_list(&i.attr.value)),
+        })
+        .collect();
+    points.sort_by_key(|(t, _)| *t);
+    let untils: Vec<Option<Micros>> =
+        points.iter().skip(1).map(|(t, _)| Some(*t)).chain([None]).collect();
+    Some(
+        points
+            .into_iter()
+            .zip(untils)
+            .map(|((from, scopes), until)| ScopeSpan { from, until, scopes })
+            .collect(),
+    )
+}
+
+fn scope_list(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => Vec::new(),
+    }
 }
 
 impl TemporalFilter {
@@ -142,7 +191,47 @@ impl TemporalFilter {
             last_n,
             attrs: Vec::new(),
             dataset_id: Vec::new(),
+            scope_q: None,
         })
+    }
+
+    /// The window as `[start, end)`, either side open when the time relation leaves it so.
+    fn bounds(&self) -> (Option<Micros>, Option<Micros>) {
+        match self.timerel {
+            None => (None, None),
+            Some(TimeRel::Before(b)) => (None, Some(b)),
+            Some(TimeRel::After(a)) => (Some(a), None),
+            Some(TimeRel::Between(a, b)) => (Some(a), Some(b)),
+        }
+    }
+
+    fn overlaps_window(&self, span: &ScopeSpan) -> bool {
+        let (start, end) = self.bounds();
+        start.is_none_or(|s| span.until.is_none_or(|u| u > s)) && end.is_none_or(|e| span.from < e)
+    }
+
+    /// The spans during which the scope matched `scopeQ` (all of them without one).
+    fn matching_spans(&self, spans: &[ScopeSpan]) -> Vec<ScopeSpan> {
+        spans
+            .iter()
+            .filter(|sp| self.scope_q.as_ref().is_none_or(|q| scopes_match(q, &sp.scopes)))
+            .cloned()
+            .collect()
+    }
+
+    /// The scope instance valid when the window opens (clause 4.18: a scope stays valid
+    /// until replaced), shown with the window's own instances as annex C.5.16 shows it.
+    fn carried_scope(&self, instances: &[Instance]) -> Option<(Micros, Instance)> {
+        let (Some(start), TimeProperty::ObservedAt) = (self.bounds().0, self.timeproperty) else {
+            return None;
+        };
+        instances
+            .iter()
+            .filter(|i| i.deleted_at.is_none())
+            .filter_map(|i| i.attr.observed_at.map(|t| (t, i)))
+            .filter(|(t, _)| *t < start)
+            .max_by_key(|(t, _)| *t)
+            .map(|(t, i)| (t, i.clone()))
     }
 
     fn time_of(&self, i: &Instance) -> Option<Micros> {
@@ -168,6 +257,7 @@ impl TemporalFilter {
         let attrs = wide
             .apply(e)
             .into_iter()
+            .filter(|(name, _)| name != SCOPE_IRI)
             .map(|(name, kept)| {
                 let live: Vec<crate::model::Attribute> = kept
                     .into_iter()
@@ -178,18 +268,77 @@ impl TemporalFilter {
             })
             .filter(|(_, live)| !live.is_empty())
             .collect();
+        // The scopes valid inside the window (clause 4.18); with `scopeQ`, those of one span
+        // that matches it, so that a conjunction holds at one time.
+        let scope = match scope_spans(e) {
+            None => e.scope.clone(),
+            Some(spans) => {
+                let inside: Vec<ScopeSpan> =
+                    spans.into_iter().filter(|sp| self.overlaps_window(sp)).collect();
+                match &self.scope_q {
+                    Some(_) => self
+                        .matching_spans(&inside)
+                        .into_iter()
+                        .next()
+                        .map(|sp| sp.scopes)
+                        .unwrap_or_default(),
+                    None => {
+                        let mut all: Vec<String> = Vec::new();
+                        for s in inside.into_iter().flat_map(|sp| sp.scopes) {
+                            if !all.contains(&s) {
+                                all.push(s);
+                            }
+                        }
+                        all
+                    }
+                }
+            }
+        };
         crate::model::Entity {
             id: e.id.clone(),
             types: e.types.clone(),
-            scope: e.scope.clone(),
+            scope,
+            created_at: e.created_at,
+            modified_at: e.created_at,
             attrs,
-            ..crate::model::Entity::default()
         }
+    }
+
+    /// The entity as the time window last saw it: per attribute and datasetId, the most
+    /// recent instance inside the window. This is what a temporal query orders entities by
+    /// (clause 4.23 applied to the temporal representation).
+    pub fn latest_in_window(&self, e: &TemporalEntity) -> crate::model::Entity {
+        let mut entity = self.window_entity(e);
+        for list in entity.attrs.values_mut() {
+            let mut latest: Vec<crate::model::Attribute> = Vec::new();
+            for attr in list.drain(..) {
+                latest.retain(|a| a.dataset_id != attr.dataset_id);
+                latest.push(attr);
+            }
+            *list = latest;
+        }
+        entity.modified_at = entity
+            .attrs
+            .values()
+            .flatten()
+            .map(|a| a.modified_at)
+            .max()
+            .unwrap_or(entity.created_at);
+        entity
     }
 
     /// Applies the filter, returning per attribute the kept instances with their time.
     pub fn apply(&self, e: &TemporalEntity) -> BTreeMap<String, Vec<(Micros, Instance)>> {
         let mut out = BTreeMap::new();
+        let valid = match (&self.scope_q, scope_spans(e)) {
+            (Some(_), Some(spans)) => Some(self.matching_spans(&spans)),
+            _ => None,
+        };
+        let in_valid_scope = |t: Micros| {
+            valid.as_ref().is_none_or(|spans| {
+                spans.iter().any(|sp| sp.from <= t && sp.until.is_none_or(|u| t < u))
+            })
+        };
         for (name, instances) in &e.attrs {
             if !self.attrs.is_empty() && !self.attrs.contains(name) {
                 continue;
@@ -210,7 +359,13 @@ impl TemporalFilter {
                     Some(TimeRel::After(a)) => *t >= a,
                     Some(TimeRel::Between(a, b)) => *t >= a && *t < b,
                 })
+                .filter(|(t, _)| name == SCOPE_IRI || in_valid_scope(*t))
                 .collect();
+            if name == SCOPE_IRI
+                && let Some(carried) = self.carried_scope(instances)
+            {
+                kept.push(carried);
+            }
             kept.sort_by_key(|(t, _)| *t);
             if let Some(n) = self.last_n
                 && kept.len() > n
@@ -352,13 +507,13 @@ pub fn render_temporal(
     if keep_type && !o.omit.iter().any(|x| x == "type") {
         out.insert("type".into(), crate::render::render_types(&e.types, o.ctx));
     }
-    if !e.scope.is_empty() && o.pick_core.is_none() && !o.omit.iter().any(|x| x == "scope") {
-        let scope =
-            if e.scope.len() == 1 { Value::String(e.scope[0].clone()) } else { json!(e.scope) };
-        out.insert("scope".into(), scope);
-    }
+    // The scope shows as its temporal evolution (an attribute of `kept`), like any Property.
+    let hide_scope = o.pick_core.is_some() || o.omit.iter().any(|x| x == "scope");
     for (name, instances) in kept {
         if o.attrs.is_some_and(|a| !a.contains(name)) || o.omit.contains(name) {
+            continue;
+        }
+        if name == SCOPE_IRI && hide_scope {
             continue;
         }
         let value = match format {
@@ -427,21 +582,33 @@ fn values_repr(group: &[(Micros, Instance)], ctx: &Context) -> Value {
     };
     let pairs: Vec<Value> = group
         .iter()
-        .map(|(t, i)| {
-            let v = if i.deleted_at.is_some() {
-                Value::String(NGSI_LD_NULL.into())
-            } else if kind == AttrKind::VocabProperty {
-                match &i.attr.value {
-                    Value::String(s) => Value::String(ctx.compact(s)),
-                    other => other.clone(),
-                }
-            } else {
-                i.attr.value.clone()
-            };
-            json!([v, format_datetime(*t)])
-        })
+        .map(|(t, i)| json!([simplified_value(kind, i, ctx), format_datetime(*t)]))
         .collect();
     json!({"type": kind.name(), key: pairs})
+}
+
+/// One value of the simplified temporal representation (clause 4.5.9). A LanguageProperty,
+/// JsonProperty or VocabProperty value is wrapped in an object naming its member
+/// (`{"languageMap": …}`, `{"json": …}`, `{"vocab": …}`), as in the normalized form, so that
+/// a JSON object or an IRI-like string stays distinguishable from a plain Property value.
+/// A deletion record already holds its NGSI-LD Null form (see the broker's history).
+fn simplified_value(kind: AttrKind, i: &Instance, ctx: &Context) -> Value {
+    let value = i.attr.value.clone();
+    match kind {
+        AttrKind::LanguageProperty => json!({ "languageMap": value }),
+        AttrKind::JsonProperty => json!({ "json": value }),
+        AttrKind::VocabProperty => json!({ "vocab": compact_vocab(&value, ctx) }),
+        _ => value,
+    }
+}
+
+/// A vocab value (an IRI or a list of IRIs) compacted with the request's context.
+fn compact_vocab(value: &Value, ctx: &Context) -> Value {
+    match value {
+        Value::String(s) => Value::String(ctx.compact(s)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| compact_vocab(v, ctx)).collect()),
+        other => other.clone(),
+    }
 }
 
 fn aggregate_repr(group: &[(Micros, Instance)], methods: &[String], period: Micros) -> Value {

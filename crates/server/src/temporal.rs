@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use citybrain_ngsi::AttrKind;
 use citybrain_ngsi::Context;
 use citybrain_ngsi::model::Attribute;
 use citybrain_ngsi::parse::{
@@ -13,9 +14,10 @@ use citybrain_ngsi::parse::{
 };
 use citybrain_ngsi::render::RenderOptions;
 use citybrain_ngsi::temporal::{
-    INSTANCE_LIMIT, Instance, TemporalEntity, TemporalFilter, TemporalFormat, render_temporal,
+    INSTANCE_LIMIT, Instance, SCOPE_IRI, TemporalEntity, TemporalFilter, TemporalFormat,
+    render_temporal,
 };
-use citybrain_ngsi::time::{Micros, now_micros};
+use citybrain_ngsi::time::{Micros, now_micros, parse_datetime};
 use serde_json::Value;
 
 use crate::contexts::RequestContext;
@@ -82,6 +84,39 @@ fn instances(json: &Value, ctx: &Context) -> ApiResult<Vec<(String, Attribute)>>
     Ok(out)
 }
 
+/// The `scope` of a temporal entity: the scopes it holds now and, when it is given as
+/// Property instances (clause 4.5.6), those instances for its temporal evolution. The scopes
+/// held now are those of the most recently observed instance.
+fn temporal_scope(value: &Value) -> ApiResult<(Vec<String>, Vec<Attribute>)> {
+    let items: Vec<&Value> = match value {
+        Value::Object(_) => vec![value],
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+            items.iter().collect()
+        }
+        plain => return Ok((parse_temporal_scope(plain)?, Vec::new())),
+    };
+    let now = now_micros();
+    let mut out: Vec<Attribute> = Vec::with_capacity(items.len());
+    for item in items {
+        let scopes = parse_temporal_scope(item)?;
+        let mut attr = Attribute::new(AttrKind::Property, serde_json::json!(scopes));
+        attr.observed_at = match item.get("observedAt") {
+            None => None,
+            Some(t) => Some(t.as_str().and_then(parse_datetime).ok_or_else(|| {
+                ApiError::bad_data(format!("scope observedAt must be a DateTime, not {t}"))
+            })?),
+        };
+        attr.stamp(now, now);
+        out.push(attr);
+    }
+    let latest = out.iter().max_by_key(|a| a.observed_at).map(|a| scope_list(&a.value));
+    Ok((latest.unwrap_or_default(), out))
+}
+
+fn scope_list(value: &Value) -> Vec<String> {
+    value.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+}
+
 /// POST /temporal/entities
 pub(crate) async fn create(
     State(st): State<AppState>,
@@ -104,8 +139,12 @@ pub(crate) async fn create(
         json.get("type").ok_or_else(|| ApiError::bad_data("the temporal entity has no 'type'"))?,
         &rctx.ctx,
     )?;
-    let attrs = instances(&json, &rctx.ctx)?;
-    let scope = json.get("scope").map(parse_temporal_scope).transpose()?.unwrap_or_default();
+    let mut attrs = instances(&json, &rctx.ctx)?;
+    let (scope, scope_instances) = match json.get("scope") {
+        Some(value) => temporal_scope(value)?,
+        None => (Vec::new(), Vec::new()),
+    };
+    attrs.extend(scope_instances.into_iter().map(|a| (SCOPE_IRI.to_string(), a)));
     let created = st.broker.temporal_upsert(&tenant, &id, types, scope, attrs).await?;
     if created {
         let mut resp = StatusCode::CREATED.into_response();
@@ -228,9 +267,14 @@ fn temporal_view(p: &Params, ctx: &Context) -> ApiResult<TemporalView> {
     filter.attrs = p.list("attrs").iter().map(|a| ctx.expand(a)).collect();
     filter.dataset_id = p.list("datasetId");
     let opts = Options::parse(p)?;
-    let format = if opts.aggregated {
+    // Clause 6.3.12: with both present, `format` takes precedence over `options`.
+    let (aggregated, values) = match p.get("format") {
+        Some(f) => (f == "aggregatedValues", f == "temporalValues"),
+        None => (opts.aggregated, opts.temporal_values),
+    };
+    let format = if aggregated {
         TemporalFormat::aggregated(p.get("aggrMethods"), p.get("aggrPeriodDuration"))?
-    } else if opts.temporal_values {
+    } else if values {
         TemporalFormat::Values
     } else {
         TemporalFormat::Normalized
@@ -252,8 +296,8 @@ fn reject_linked(p: &Params) -> ApiResult<()> {
 }
 
 /// Clause 5.7.4.4 checks of a temporal query beyond the entity query's: the too-wide guard
-/// of Query Entities (see [`crate::checks::too_wide`]), `csf` must parse, `orderBy` may only
-/// name `id`.
+/// of Query Entities (see [`crate::checks::too_wide`]), `csf` must parse. `orderBy` follows
+/// clause 4.23 as on Query Entities (suite file 021_23).
 fn check_temporal_query(p: &Params, ctx: &Context) -> ApiResult<()> {
     reject_linked(p)?;
     if crate::checks::too_wide(p, ctx) {
@@ -262,13 +306,6 @@ fn check_temporal_query(p: &Params, ctx: &Context) -> ApiResult<()> {
     if let Some(csf) = p.get("csf") {
         citybrain_ngsi::query::parse_q(csf, &|t| ctx.expand(t))
             .map_err(|e| ApiError::bad_data(format!("csf is not a valid filter: {}", e.detail)))?;
-    }
-    if let Some(order) = p.get("orderBy")
-        && order != "id"
-    {
-        return Err(ApiError::bad_data(format!(
-            "orderBy may only name 'id' on the temporal API, not '{order}'"
-        )));
     }
     Ok(())
 }
@@ -358,11 +395,36 @@ pub(crate) async fn query(
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
     check_temporal_query(&p, &rctx.ctx)?;
-    let tv = temporal_view(&p, &rctx.ctx)?;
+    let mut tv = temporal_view(&p, &rctx.ctx)?;
     let mut eq = entity_query(&p, &rctx.ctx, true)?;
     eq.attrs.clear();
+    tv.filter.scope_q = eq.scope_q.clone();
     let flag = p.flag("entityMap")?;
-    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers, flag).await
+    let ordering = crate::order::Ordering::from_params(&p, &rctx.ctx)?;
+    let shape = QueryShape { media, map_flag: flag, ordering: ordering.as_ref() };
+    run_query(&st, &tenant, &eq, &tv, &rctx, &headers, shape).await
+}
+
+/// How a temporal query answers besides what it selects: media type, EntityMap flag and
+/// the clause 4.23 ordering of the entities.
+struct QueryShape<'a> {
+    media: Media,
+    map_flag: bool,
+    ordering: Option<&'a crate::order::Ordering>,
+}
+
+/// Orders temporal entities by what their time window last saw of each attribute.
+fn order_entities(
+    found: Vec<TemporalEntity>,
+    tv: &TemporalView,
+    ordering: &crate::order::Ordering,
+) -> Vec<TemporalEntity> {
+    let mut views: Vec<citybrain_ngsi::model::Entity> =
+        found.iter().map(|e| tv.filter.latest_in_window(e)).collect();
+    ordering.sort(&mut views);
+    let mut by_id: std::collections::HashMap<String, TemporalEntity> =
+        found.into_iter().map(|e| (e.id.clone(), e)).collect();
+    views.iter().filter_map(|v| by_id.remove(&v.id)).collect()
 }
 
 /// The temporal entities that `eq` and the window of `tv` select, in the broker's order.
@@ -398,18 +460,20 @@ pub(crate) async fn matching_ids(
         .collect())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_query(
     st: &AppState,
     tenant: &str,
     eq: &citybrain_broker::EntityQuery,
     tv: &TemporalView,
     rctx: &RequestContext,
-    media: Media,
     headers: &HeaderMap,
-    map_flag: bool,
+    shape: QueryShape<'_>,
 ) -> ApiResult<Response> {
+    let QueryShape { media, map_flag, ordering } = shape;
     let mut found = matching(st, tenant, eq, tv).await?;
+    if let Some(ordering) = ordering {
+        found = order_entities(found, tv, ordering);
+    }
     let mut map_use = None;
     if crate::entity_maps::EntityMaps::requested(headers, map_flag) {
         let ids: Vec<String> = found.iter().map(|e| e.id.clone()).collect();
@@ -554,9 +618,11 @@ pub(crate) async fn query_post(
     let raw = pairs.join("&");
     let allowed: Vec<&str> = QUERY_PARAMS.iter().chain(TEMPORAL_PARAMS).copied().collect();
     let gp = Params::parse(Some(&raw), &allowed)?;
-    let tv = temporal_view(&gp, &rctx.ctx)?;
+    let mut tv = temporal_view(&gp, &rctx.ctx)?;
     let mut eq = entity_query(&gp, &rctx.ctx, false)?;
     eq.attrs.clear();
+    tv.filter.scope_q = eq.scope_q.clone();
     eq.limit = gp.usize("limit")?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
-    run_query(&st, &tenant, &eq, &tv, &rctx, media, &headers, false).await
+    let shape = QueryShape { media, map_flag: false, ordering: None };
+    run_query(&st, &tenant, &eq, &tv, &rctx, &headers, shape).await
 }

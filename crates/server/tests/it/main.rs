@@ -21,6 +21,7 @@ mod subscription_checks;
 mod subscription_paging;
 mod subscriptions;
 mod temporal;
+mod temporal_conformance;
 mod temporal_filters;
 mod temporal_paging;
 mod temporal_requests;

@@ -154,6 +154,8 @@ async fn scope_query_on_temporal_entities() {
             assert!(!got.contains(&id(n)), "{filter}: {n} must not match, got {got:?}");
         }
     }
+    // Clause 4.5.6: the scope shows as the instances of a temporal Property.
     let (_, e) = hub.get_json(&format!("/temporal/entities/{}", id("ab"))).await;
-    assert_eq!(e["scope"], "/A/B", "{e}");
+    assert_eq!(e["scope"][0]["type"], "Property", "{e}");
+    assert_eq!(e["scope"][0]["value"], json!(["/A/B"]), "{e}");
 }
