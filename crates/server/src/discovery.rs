@@ -79,12 +79,20 @@ pub(crate) async fn attributes(
     let ctx = &rctx.ctx;
     let infos = st.broker.attribute_infos(&tenant)?;
     let body = if p.flag("details")? {
-        Value::Array(infos.iter().map(|a| attribute_json(a, ctx)).collect())
+        Value::Array(infos.iter().map(|a| attribute_summary(a, ctx)).collect())
     } else {
         json!({"id": format!("urn:ngsi-ld:AttributeList:{}", uuid::Uuid::new_v4()), "type": "AttributeList",
                "attributeList": infos.iter().map(|a| ctx.compact(&a.name)).collect::<Vec<_>>()})
     };
     Ok(respond::json(StatusCode::OK, media, &rctx, body, &headers))
+}
+
+/// An attribute in the `details=true` list: name and the types that use it. The counts and
+/// attribute types are for `GET /attributes/{attr}` (026_01 compares the list items exactly;
+/// 027_02 expects the full element).
+fn attribute_summary(a: &citybrain_broker::AttributeInfo, ctx: &citybrain_ngsi::Context) -> Value {
+    json!({"id": a.name, "type": "Attribute", "attributeName": ctx.compact(&a.name),
+           "typeNames": a.types.iter().map(|t| ctx.compact(t)).collect::<Vec<_>>()})
 }
 
 fn attribute_json(a: &citybrain_broker::AttributeInfo, ctx: &citybrain_ngsi::Context) -> Value {

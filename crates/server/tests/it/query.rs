@@ -113,6 +113,13 @@ async fn types_and_attributes() {
     assert_eq!(status, 200);
     assert_eq!(body["attributeCount"], 30);
     assert_eq!(hub.get("/types/Bus").await.status(), 404);
+    // 026_01: the details list names each attribute and its types, nothing more.
+    let (_, body) = hub.get_json("/attributes?details=true").await;
+    let speed = body.as_array().unwrap().iter().find(|a| a["attributeName"] == "speed").unwrap();
+    let mut keys: Vec<&str> = speed.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["attributeName", "id", "type", "typeNames"], "{speed}");
+    assert_eq!(speed["type"], "Attribute");
 }
 
 #[tokio::test]
