@@ -8,6 +8,7 @@ mod batch;
 mod checks;
 mod cockpit;
 mod contexts;
+mod csource;
 mod discovery;
 mod entities;
 mod entity_maps;
@@ -121,6 +122,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/subscriptions/{id}",
             get(subscriptions::retrieve).patch(subscriptions::update).delete(subscriptions::delete),
+        )
+        .route("/csourceRegistrations", get(csource::query).post(csource::create))
+        .route(
+            "/csourceRegistrations/{id}",
+            get(csource::retrieve).patch(csource::update).delete(csource::delete),
         )
         .route("/temporal/entities", get(temporal::query).post(temporal::create))
         .route("/temporal/entities/{id}", get(temporal::retrieve).delete(temporal::delete))
