@@ -10,6 +10,7 @@
 //! same order; the call then awaits the group commit. Readers never wait for the disk.
 
 mod codec;
+mod csource_subscription;
 mod entities;
 mod info;
 mod query;
@@ -98,6 +99,9 @@ impl Broker {
                 }
                 Loaded::Subscription { tenant, data } => subs.push((tenant, data)),
                 Loaded::Registration { tenant, data } => self.restore_registration(&tenant, &data),
+                Loaded::CsourceSubscription { tenant, data } => {
+                    self.restore_csource_subscription(&tenant, &data)
+                }
             })
             .map_err(|e| NgsiError::new(ErrorKind::ServiceUnavailable, e.to_string()))?;
         for (tenant, data) in subs {

@@ -1,6 +1,7 @@
 //! Context Source Registrations (clause 5.9): kept per tenant in memory and made durable
 //! through the store like subscriptions. The hub answers discovery (clause 5.10) from them;
-//! it does not forward entity queries to the registered sources.
+//! it does not forward entity queries to the registered sources. Committed changes are
+//! notified to the subscriptions to registrations (`csource_subscription.rs`).
 
 use citybrain_ngsi::Context;
 use citybrain_ngsi::error::{NgsiError, NgsiResult};
@@ -48,19 +49,23 @@ impl Broker {
     /// Stores a new registration (the tenant is created if needed); `AlreadyExists` when
     /// the tenant already holds one with the same id.
     pub async fn create_registration(&self, tenant: &str, reg: Registration) -> NgsiResult<String> {
-        self.write(tenant, true, move |s, tx| {
-            if s.registrations.contains_key(&reg.id) {
-                return Err(NgsiError::exists(format!(
-                    "context source registration '{}' already exists",
-                    reg.id
-                )));
-            }
-            tx.ops.push(put_op(tx.tenant, &reg));
-            let id = reg.id.clone();
-            s.registrations.insert(id.clone(), reg);
-            Ok(id)
-        })
-        .await
+        let created = reg.clone();
+        let id = self
+            .write(tenant, true, move |s, tx| {
+                if s.registrations.contains_key(&reg.id) {
+                    return Err(NgsiError::exists(format!(
+                        "context source registration '{}' already exists",
+                        reg.id
+                    )));
+                }
+                tx.ops.push(put_op(tx.tenant, &reg));
+                let id = reg.id.clone();
+                s.registrations.insert(id.clone(), reg);
+                Ok(id)
+            })
+            .await?;
+        self.registration_changed(tenant, None, Some(&created));
+        Ok(id)
     }
 
     pub(crate) fn restore_registration(&self, tenant: &str, data: &[u8]) {
@@ -96,26 +101,32 @@ impl Broker {
         id: &str,
         f: impl FnOnce(&Registration) -> NgsiResult<Registration>,
     ) -> NgsiResult<()> {
-        self.write(tenant, false, move |s, tx| {
-            let current = s.registrations.get(id).ok_or_else(|| not_found(id))?;
-            let next = f(current)?;
-            tx.ops.push(put_op(tx.tenant, &next));
-            s.registrations.insert(id.to_string(), next);
-            Ok(())
-        })
-        .await
+        let (before, after) = self
+            .write(tenant, false, move |s, tx| {
+                let current = s.registrations.get(id).ok_or_else(|| not_found(id))?;
+                let next = f(current)?;
+                tx.ops.push(put_op(tx.tenant, &next));
+                let before = s.registrations.insert(id.to_string(), next.clone());
+                Ok((before, next))
+            })
+            .await?;
+        self.registration_changed(tenant, before.as_ref(), Some(&after));
+        Ok(())
     }
 
     /// Deletes a registration.
     pub async fn delete_registration(&self, tenant: &str, id: &str) -> NgsiResult<()> {
-        self.write(tenant, false, |s, tx| {
-            s.registrations.remove(id).ok_or_else(|| not_found(id))?;
-            tx.ops.push(WriteOp::DeleteRegistration {
-                tenant: tx.tenant.to_string(),
-                id: id.to_string(),
-            });
-            Ok(())
-        })
-        .await
+        let removed = self
+            .write(tenant, false, |s, tx| {
+                let removed = s.registrations.remove(id).ok_or_else(|| not_found(id))?;
+                tx.ops.push(WriteOp::DeleteRegistration {
+                    tenant: tx.tenant.to_string(),
+                    id: id.to_string(),
+                });
+                Ok(removed)
+            })
+            .await?;
+        self.registration_changed(tenant, Some(&removed), None);
+        Ok(())
     }
 }

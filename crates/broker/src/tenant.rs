@@ -50,6 +50,8 @@ pub(crate) struct TenantState {
     pub(crate) subs: BTreeMap<String, SubState>,
     /// Context source registrations, by id.
     pub(crate) registrations: BTreeMap<String, citybrain_ngsi::registration::Registration>,
+    /// Subscriptions to context source registrations, by id.
+    pub(crate) csource_subs: BTreeMap<String, crate::csource_subscription::CsourceSubState>,
 }
 
 /// The writes and events of one operation on one tenant.

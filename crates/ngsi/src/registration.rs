@@ -8,9 +8,10 @@
 use serde_json::{Map, Value, json};
 
 use crate::context::Context;
-use crate::error::{NgsiError, NgsiResult};
+use crate::error::{ErrorKind, NgsiError, NgsiResult};
 use crate::filters::{TypeExpr, parse_id_pattern, types_match};
 use crate::parse::{is_uri, is_valid_name, is_valid_scope};
+use crate::subscription::{Selector, Subscription};
 use crate::time::{Micros, format_datetime, parse_datetime, parse_duration};
 
 /// The `type` every registration carries.
@@ -44,6 +45,46 @@ const ECHOED_MEMBERS: [&str; 10] = [
     "contextSourceInfo",
     "management",
 ];
+
+/// Subscription members that select or shape entity notifications and that a
+/// subscription to registrations (clause 5.11) does not evaluate in this hub.
+const CSOURCE_SUBSCRIPTION_UNSUPPORTED: [&str; 10] = [
+    "q",
+    "geoQ",
+    "scopeQ",
+    "csf",
+    "temporalQ",
+    "timeInterval",
+    "throttling",
+    "notificationTrigger",
+    "datasetId",
+    "jsonldContext",
+];
+
+/// Notification members that only shape entity notifications.
+const CSOURCE_NOTIFICATION_UNSUPPORTED: [&str; 6] =
+    ["attributes", "pick", "omit", "join", "joinLevel", "showChanges"];
+
+/// Refuses (OperationNotSupported, naming the member) the Subscription members a
+/// subscription to registrations would silently ignore here: registrations are selected by
+/// `entities` and `watchedAttributes` only, and notified as they are.
+pub fn check_csource_subscription(doc: &Value) -> NgsiResult<()> {
+    let unsupported = |what: &str| {
+        NgsiError::new(
+            ErrorKind::OperationNotSupported,
+            format!("'{what}' is not supported on subscriptions to context source registrations"),
+        )
+    };
+    if let Some(k) = CSOURCE_SUBSCRIPTION_UNSUPPORTED.iter().find(|k| doc.get(**k).is_some()) {
+        return Err(unsupported(k));
+    }
+    if let Some(n) = doc.get("notification")
+        && let Some(k) = CSOURCE_NOTIFICATION_UNSUPPORTED.iter().find(|k| n.get(**k).is_some())
+    {
+        return Err(unsupported(&format!("notification.{k}")));
+    }
+    Ok(())
+}
 
 /// One `EntityInfo` of a RegistrationInfo (clause 5.2.8): a type plus an optional id or
 /// id pattern.
@@ -458,6 +499,23 @@ impl Registration {
         m
     }
 
+    /// Whether a subscription to registrations selects this registration: one of its
+    /// RegistrationInfos offers an entity the subscription's `entities` name (any, when
+    /// either side names none) and an attribute in `watchedAttributes` (any, when either
+    /// side names none).
+    pub fn selected_by(&self, sub: &Subscription) -> bool {
+        self.information.iter().any(|info| {
+            let entities_ok = sub.entities.is_empty()
+                || info.entities.is_empty()
+                || sub.entities.iter().any(|sel| info.entities.iter().any(|e| e.selected_by(sel)));
+            let offered = info.property_names.iter().chain(&info.relationship_names);
+            let attrs_ok = sub.watched.is_empty()
+                || (info.property_names.is_empty() && info.relationship_names.is_empty())
+                || offered.into_iter().any(|n| sub.watched.contains(n));
+            entities_ok && attrs_ok
+        })
+    }
+
     /// Whether the registration answers `query` (clause 5.10.2): one of its
     /// RegistrationInfos covers a wanted entity and a wanted attribute.
     pub fn answers(&self, query: &Discovery) -> bool {
@@ -499,6 +557,23 @@ impl EntityInfo {
             });
         let pattern_ok = match (&q.id_pattern, &self.id) {
             (Some(re), Some(own)) => re.is_match(own),
+            _ => true,
+        };
+        type_ok && id_ok && pattern_ok
+    }
+}
+
+impl EntityInfo {
+    /// Whether an entity selector of a subscription names entities this info offers.
+    fn selected_by(&self, sel: &Selector) -> bool {
+        let type_ok = types_match(&sel.types.1, std::slice::from_ref(&self.entity_type));
+        let id_ok = match (&sel.id, &self.id, &self.id_pattern) {
+            (Some(wanted), Some(own), _) => wanted == own,
+            (Some(wanted), None, Some((_, re))) => re.is_match(wanted),
+            _ => true,
+        };
+        let pattern_ok = match (&sel.id_pattern, &self.id) {
+            (Some((_, re)), Some(own)) => re.is_match(own),
             _ => true,
         };
         type_ok && id_ok && pattern_ok
@@ -603,6 +678,31 @@ mod tests {
         assert!(!reg.answers(&attrs("name")));
         let ids = Discovery { ids: vec!["urn:ngsi-ld:Vehicle:B1".into()], ..by_type("Vehicle") };
         assert!(!reg.answers(&ids));
+    }
+
+    #[test]
+    fn subscriptions_select_by_entities_and_watched_attributes() {
+        let reg = parse(&doc()).unwrap();
+        let sub = |extra: Value| {
+            let mut d = json!({"type": "Subscription",
+                "notification": {"endpoint": {"uri": "http://x/n"}}});
+            for (k, v) in extra.as_object().unwrap() {
+                d[k] = v.clone();
+            }
+            Subscription::parse(&d, &Context::core(), "urn:s", 0).unwrap()
+        };
+        assert!(reg.selected_by(&sub(json!({"entities": [{"type": "Vehicle"}]}))));
+        assert!(!reg.selected_by(&sub(json!({"entities": [{"type": "Building"}]}))));
+        let other_id = json!({"entities": [{"type": "Vehicle", "id": "urn:ngsi-ld:Vehicle:B"}]});
+        assert!(!reg.selected_by(&sub(other_id)));
+        assert!(reg.selected_by(&sub(json!({"watchedAttributes": ["speed"]}))));
+        assert!(!reg.selected_by(&sub(json!({"watchedAttributes": ["name"]}))));
+        assert!(check_csource_subscription(&json!({"q": "a>1"})).is_err());
+        let shaped = json!({"notification": {"attributes": ["a"]}});
+        assert_eq!(
+            check_csource_subscription(&shaped).unwrap_err().kind,
+            ErrorKind::OperationNotSupported
+        );
     }
 
     #[test]

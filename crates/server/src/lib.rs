@@ -9,6 +9,7 @@ mod checks;
 mod cockpit;
 mod contexts;
 mod csource;
+mod csource_subscriptions;
 mod discovery;
 mod entities;
 mod entity_maps;
@@ -127,6 +128,16 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/csourceRegistrations/{id}",
             get(csource::retrieve).patch(csource::update).delete(csource::delete),
+        )
+        .route(
+            "/csourceSubscriptions",
+            get(csource_subscriptions::list).post(csource_subscriptions::create),
+        )
+        .route(
+            "/csourceSubscriptions/{id}",
+            get(csource_subscriptions::retrieve)
+                .patch(csource_subscriptions::update)
+                .delete(csource_subscriptions::delete),
         )
         .route("/temporal/entities", get(temporal::query).post(temporal::create))
         .route("/temporal/entities/{id}", get(temporal::retrieve).delete(temporal::delete))

@@ -119,6 +119,22 @@ pub enum WriteOp {
         /// Registration id.
         id: String,
     },
+    /// Insert or replace a subscription to context source registrations.
+    PutCsourceSubscription {
+        /// Tenant.
+        tenant: String,
+        /// Subscription id.
+        id: String,
+        /// Encoded subscription.
+        data: Vec<u8>,
+    },
+    /// Delete a subscription to context source registrations.
+    DeleteCsourceSubscription {
+        /// Tenant.
+        tenant: String,
+        /// Subscription id.
+        id: String,
+    },
 }
 
 /// A stored item handed to [`Store::load`]'s visitor at start-up.
@@ -158,6 +174,13 @@ pub enum Loaded {
         /// Encoded registration.
         data: Vec<u8>,
     },
+    /// A subscription to context source registrations.
+    CsourceSubscription {
+        /// Tenant.
+        tenant: String,
+        /// Encoded subscription.
+        data: Vec<u8>,
+    },
 }
 
 /// One history record.
@@ -180,7 +203,7 @@ pub trait Store: Send + Sync + 'static {
     fn submit(&self, batch: Vec<WriteOp>, done: Completion);
 
     /// Visits everything stored, terms and tenants first, then entities, temporal headers,
-    /// subscriptions and registrations.
+    /// subscriptions, registrations and subscriptions to registrations.
     fn load(&self, visit: &mut dyn FnMut(Loaded)) -> StoreResult<()>;
 
     /// History records of one entity, oldest first.

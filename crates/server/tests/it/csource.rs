@@ -1,6 +1,7 @@
 //! Context Source Registrations (`/csourceRegistrations`, clauses 5.9, 5.10, 6.8, 6.9):
-//! create, discover, retrieve, update, delete, per tenant and durable; the requests of
-//! conformance cases 045_01_03, 043_01_05, 049_01_03 and 049_02_03.
+//! create, discover, retrieve, update, delete, per tenant and durable; subscriptions to
+//! them (`/csourceSubscriptions`, clause 5.11) and their notifications; the requests of
+//! conformance cases 045_01_03, 043_01_05, 049_01_03, 049_01_04 and 049_02_03.
 
 use std::sync::Arc;
 
@@ -247,7 +248,7 @@ async fn serve_over(dir: &std::path::Path) -> (String, tokio::sync::oneshot::Sen
 }
 
 #[tokio::test]
-async fn registrations_survive_a_restart() {
+async fn registrations_and_csource_subscriptions_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
     let (base, stop) = serve_over(dir.path()).await;
@@ -268,6 +269,15 @@ async fn registrations_survive_a_restart() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
+    let sub = csource_subscription("urn:ngsi-ld:Subscription:kept", "http://x/n");
+    let r = client
+        .post(format!("{base}/csourceSubscriptions"))
+        .header("Content-Type", "application/json")
+        .body(sub.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
     let _ = stop.send(());
 
     let (base, _stop) = serve_over(dir.path()).await;
@@ -277,4 +287,110 @@ async fn registrations_survive_a_restart() {
     assert_eq!(body["mode"], "auxiliary");
     assert_eq!(body["information"][0]["relationshipNames"], json!(["isParked"]));
     assert_eq!(body["expiresAt"], "2035-11-29T14:53:15Z");
+    let r = client
+        .get(format!("{base}/csourceSubscriptions/urn:ngsi-ld:Subscription:kept"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["entities"], json!([{"type": "Vehicle"}]));
+    assert_eq!(body["notification"]["endpoint"]["uri"], "http://x/n");
+}
+
+fn csource_subscription(id: &str, uri: &str) -> Value {
+    json!({"id": id, "type": "Subscription", "entities": [{"type": "Vehicle"}],
+        "notification": {"format": "keyValues",
+            "endpoint": {"uri": uri, "accept": "application/json"}}})
+}
+
+/// 049_01_04: the collection exists and cannot answer XML.
+#[tokio::test]
+async fn csource_subscriptions_refuse_xml() {
+    let hub = Hub::start().await;
+    let r = get_with(&hub, "/csourceSubscriptions", "application/xml").await;
+    assert_eq!(r.status(), 406);
+    let (status, body) = hub.get_json("/csourceSubscriptions").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!([]));
+}
+
+#[tokio::test]
+async fn csource_subscriptions_create_retrieve_list_update_delete() {
+    let hub = Hub::start().await;
+    let id = "urn:ngsi-ld:Subscription:cs1";
+    let path = format!("/csourceSubscriptions/{id}");
+    let r = hub.post_json("/csourceSubscriptions", &csource_subscription(id, "http://x/n")).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.headers()["location"], format!("/ngsi-ld/v1{path}"));
+    let r = hub.post_json("/csourceSubscriptions", &csource_subscription(id, "http://x/n")).await;
+    assert_problem(r, 409, "AlreadyExists").await;
+    let (status, body) = hub.get_json(&path).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["entities"], json!([{"type": "Vehicle"}]));
+    assert_eq!(body["status"], "active");
+    assert!(body.get("notificationTrigger").is_none());
+    let (_, list) = hub.get_json("/csourceSubscriptions").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    // Entity subscriptions and subscriptions to registrations are separate collections.
+    assert_problem(hub.get(&format!("/subscriptions/{id}")).await, 404, "ResourceNotFound").await;
+
+    let patch = json!({"expiresAt": "2040-01-01T00:00:00Z"});
+    assert_eq!(hub.send(Method::PATCH, &path, "application/json", &patch).await.status(), 204);
+    let (_, body) = hub.get_json(&path).await;
+    assert_eq!(body["expiresAt"], "2040-01-01T00:00:00Z");
+
+    // Members that only shape entity notifications are refused, naming the member.
+    let mut with_q = csource_subscription("urn:ngsi-ld:Subscription:cs2", "http://x/n");
+    with_q["q"] = json!("speed>1");
+    let body = assert_problem(
+        hub.post_json("/csourceSubscriptions", &with_q).await,
+        422,
+        "OperationNotSupported",
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("'q'"));
+    let mut no_notification = csource_subscription("urn:ngsi-ld:Subscription:cs3", "http://x/n");
+    no_notification.as_object_mut().unwrap().remove("notification");
+    let r = hub.post_json("/csourceSubscriptions", &no_notification).await;
+    assert_problem(r, 400, "BadRequestData").await;
+
+    assert_eq!(hub.req(Method::DELETE, &path).send().await.unwrap().status(), 204);
+    assert_problem(hub.get(&path).await, 404, "ResourceNotFound").await;
+}
+
+#[tokio::test]
+async fn registration_changes_are_notified_to_matching_csource_subscriptions() {
+    use crate::subscriptions::{next, receiver};
+    let hub = Hub::start().await;
+    let (uri, mut rx) = receiver(std::time::Duration::ZERO).await;
+    let sub_id = "urn:ngsi-ld:Subscription:cs-notify";
+    let r = hub.post_json("/csourceSubscriptions", &csource_subscription(sub_id, &uri)).await;
+    assert_eq!(r.status(), 201);
+    // A Building registration is not selected; the Vehicle one after it is, and the queue
+    // keeps order, so the first notification must be the Vehicle registration's.
+    let building = json!({"id": "urn:ngsi-ld:ContextSourceRegistration:b", "type": "ContextSourceRegistration",
+        "information": [{"entities": [{"type": "Building"}]}],
+        "endpoint": "http://b.example.org", "@context": CORE});
+    assert_eq!(create(&hub, &building).await.status(), 201);
+    assert_eq!(create(&hub, &registration(REG_ID)).await.status(), 201);
+    let (headers, n) = next(&mut rx, 10).await.expect("a notification");
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(n["type"], "Notification");
+    assert_eq!(n["subscriptionId"], sub_id);
+    assert_eq!(n["triggerReason"], "newlyMatching");
+    assert_eq!(n["data"][0]["id"], REG_ID);
+    assert_eq!(n["data"][0]["endpoint"], "http://my.csource.org:1026");
+
+    let path = format!("/csourceRegistrations/{REG_ID}");
+    let patch = json!({"endpoint": "http://moved.example.org"});
+    assert_eq!(hub.send(Method::PATCH, &path, "application/json", &patch).await.status(), 204);
+    let (_, n) = next(&mut rx, 10).await.expect("a notification");
+    assert_eq!(n["triggerReason"], "updated");
+    assert_eq!(n["data"][0]["endpoint"], "http://moved.example.org");
+
+    assert_eq!(hub.req(Method::DELETE, &path).send().await.unwrap().status(), 204);
+    let (_, n) = next(&mut rx, 10).await.expect("a notification");
+    assert_eq!(n["triggerReason"], "noLongerMatching");
+    assert_eq!(n["data"][0]["id"], REG_ID);
 }

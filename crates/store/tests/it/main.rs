@@ -104,7 +104,7 @@ fn history_is_ordered_and_editable_and_deletable() {
 }
 
 #[test]
-fn registrations_survive_reopen_and_deletes_stick() {
+fn registrations_and_their_subscriptions_survive_reopen_and_deletes_stick() {
     let dir = tempfile::tempdir().unwrap();
     let reg = |tenant: &str, id: &str, data: &[u8]| WriteOp::PutRegistration {
         tenant: tenant.into(),
@@ -121,15 +121,34 @@ fn registrations_survive_reopen_and_deletes_stick() {
             vec![WriteOp::DeleteRegistration { tenant: "t1".into(), id: "urn:r:2".into() }],
         )
         .unwrap();
+        submit_wait(
+            &store,
+            vec![
+                WriteOp::PutCsourceSubscription {
+                    tenant: "t1".into(),
+                    id: "urn:s:1".into(),
+                    data: b"cs".to_vec(),
+                },
+                WriteOp::PutCsourceSubscription {
+                    tenant: "t1".into(),
+                    id: "urn:s:2".into(),
+                    data: b"gone".to_vec(),
+                },
+                WriteOp::DeleteCsourceSubscription { tenant: "t1".into(), id: "urn:s:2".into() },
+            ],
+        )
+        .unwrap();
     }
     let store = SqliteStore::open(dir.path()).unwrap();
     let mut seen = Vec::new();
+    let mut subs = Vec::new();
     store
-        .load(&mut |item| {
-            if let Loaded::Registration { tenant, data } = item {
-                seen.push((tenant, data));
-            }
+        .load(&mut |item| match item {
+            Loaded::Registration { tenant, data } => seen.push((tenant, data)),
+            Loaded::CsourceSubscription { tenant, data } => subs.push((tenant, data)),
+            _ => {}
         })
         .unwrap();
     assert_eq!(seen, vec![("".to_string(), b"one-updated".to_vec())]);
+    assert_eq!(subs, vec![("t1".to_string(), b"cs".to_vec())]);
 }
