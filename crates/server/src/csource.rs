@@ -28,6 +28,34 @@ const COLLECTION: &str = "/ngsi-ld/v1/csourceRegistrations";
 const DISCOVERY_PARAMS: [&str; 8] =
     ["id", "type", "idPattern", "attrs", "limit", "offset", "count", "options"];
 
+/// Discovery parameters of clause 6.8.3.1 that this hub does not evaluate: refused by name
+/// (OperationNotSupported) rather than answered as if they matched everything.
+const UNEVALUATED_PARAMS: [&str; 13] = [
+    "q",
+    "csf",
+    "georel",
+    "geometry",
+    "coordinates",
+    "geoproperty",
+    "timeproperty",
+    "timerel",
+    "timeAt",
+    "endTimeAt",
+    "scopeQ",
+    "lang",
+    "local",
+];
+
+fn refuse_unevaluated(p: &Params) -> ApiResult<()> {
+    match UNEVALUATED_PARAMS.iter().find(|name| p.get(name).is_some()) {
+        Some(name) => Err(ApiError::kind(
+            ErrorKind::OperationNotSupported,
+            format!("parameter '{name}' is not supported when discovering registrations"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn check_id(id: &str) -> ApiResult<()> {
     if is_uri(id) {
         Ok(())
@@ -116,7 +144,9 @@ pub(crate) async fn query(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let media = negotiate(&headers, &[Media::Json, Media::LdJson])?;
-    let p = Params::parse(q.as_deref(), &DISCOVERY_PARAMS)?;
+    let known: Vec<&str> = DISCOVERY_PARAMS.iter().chain(&UNEVALUATED_PARAMS).copied().collect();
+    let p = Params::parse(q.as_deref(), &known)?;
+    refuse_unevaluated(&p)?;
     let tenant = tenant_of(&headers)?;
     let rctx = st.contexts.for_headers(&headers).await?;
     let sys = sys_attrs(&p)?;

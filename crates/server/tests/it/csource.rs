@@ -177,6 +177,12 @@ async fn discovery_filters_by_type_attrs_id_and_pages() {
         links.iter().any(|l| l.contains("rel=\"next\"") && l.contains("offset=1")),
         "{links:?}"
     );
+    // Spec parameters the hub does not evaluate are refused by name, unknown ones are 400.
+    let r = hub.get("/csourceRegistrations?type=Vehicle&csf=endpoint==x").await;
+    let body = assert_problem(r, 422, "OperationNotSupported").await;
+    assert!(body["detail"].as_str().unwrap().contains("'csf'"));
+    let r = hub.get("/csourceRegistrations?type=Vehicle&colour=red").await;
+    assert_problem(r, 400, "InvalidRequest").await;
     // 037_02: neither types nor attribute names.
     assert_problem(hub.get("/csourceRegistrations").await, 400, "BadRequestData").await;
     assert_problem(
