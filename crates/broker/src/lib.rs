@@ -1,6 +1,6 @@
 //! `citybrain-broker`: the city data hub's service layer — NGSI-LD entities, batch
-//! operations, queries, subscriptions with notification scheduling, temporal history and
-//! tenants — as an async Rust API with no HTTP in it.
+//! operations, queries, subscriptions with notification scheduling, temporal history,
+//! context source registrations and tenants — as an async Rust API with no HTTP in it.
 //!
 //! The HTTP server (`citybrain-server`) is one client of this API; the traffic twin and the
 //! cockpit use it in-process. Entities live in memory (compactly encoded, with id, type and
@@ -10,9 +10,11 @@
 //! same order; the call then awaits the group commit. Readers never wait for the disk.
 
 mod codec;
+mod csource_subscription;
 mod entities;
 mod info;
 mod query;
+mod registration;
 mod subscription;
 mod temporal;
 mod tenant;
@@ -96,6 +98,10 @@ impl Broker {
                         .insert(id.into(), data.into_boxed_slice());
                 }
                 Loaded::Subscription { tenant, data } => subs.push((tenant, data)),
+                Loaded::Registration { tenant, data } => self.restore_registration(&tenant, &data),
+                Loaded::CsourceSubscription { tenant, data } => {
+                    self.restore_csource_subscription(&tenant, &data)
+                }
             })
             .map_err(|e| NgsiError::new(ErrorKind::ServiceUnavailable, e.to_string()))?;
         for (tenant, data) in subs {

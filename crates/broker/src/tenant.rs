@@ -1,5 +1,5 @@
 //! One tenant's in-memory state: encoded entities in a slab, the id, type and spatial
-//! indexes, temporal headers and subscriptions. Every mutation goes through [`Tx`], which
+//! indexes, temporal headers, subscriptions and context source registrations. Every mutation goes through [`Tx`], which
 //! records the store operations and the change events of the same write.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -49,6 +49,10 @@ pub(crate) struct TenantState {
     /// Temporal headers, encoded (types interned) to keep them small.
     pub(crate) temporal: HashMap<Box<str>, Box<[u8]>>,
     pub(crate) subs: BTreeMap<String, SubState>,
+    /// Context source registrations, by id.
+    pub(crate) registrations: BTreeMap<String, citybrain_ngsi::registration::Registration>,
+    /// Subscriptions to context source registrations, by id.
+    pub(crate) csource_subs: BTreeMap<String, crate::csource_subscription::CsourceSubState>,
 }
 
 /// The writes and events of one operation on one tenant.

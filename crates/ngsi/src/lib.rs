@@ -10,6 +10,7 @@
 //!   serializer for the hot paths (query pages, retrieves).
 //! - [`query`], [`filters`], [`geo`]: the query language `q`, type expressions, `scopeQ`,
 //!   `idPattern` and geo-queries.
+//! - [`registration`]: context source registrations and their discovery.
 //! - [`temporal`]: temporal representations and aggregation.
 //! - [`error`]: the error kinds and the one table mapping them to ProblemDetails and HTTP status.
 
@@ -21,6 +22,7 @@ pub mod geo;
 pub mod model;
 pub mod parse;
 pub mod query;
+pub mod registration;
 pub mod render;
 pub mod render_stream;
 pub mod subscription;

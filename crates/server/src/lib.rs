@@ -8,6 +8,8 @@ mod batch;
 mod checks;
 mod cockpit;
 mod contexts;
+mod csource;
+mod csource_subscriptions;
 mod datasets;
 mod discovery;
 mod entities;
@@ -122,6 +124,21 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/subscriptions/{id}",
             get(subscriptions::retrieve).patch(subscriptions::update).delete(subscriptions::delete),
+        )
+        .route("/csourceRegistrations", get(csource::query).post(csource::create))
+        .route(
+            "/csourceRegistrations/{id}",
+            get(csource::retrieve).patch(csource::update).delete(csource::delete),
+        )
+        .route(
+            "/csourceSubscriptions",
+            get(csource_subscriptions::list).post(csource_subscriptions::create),
+        )
+        .route(
+            "/csourceSubscriptions/{id}",
+            get(csource_subscriptions::retrieve)
+                .patch(csource_subscriptions::update)
+                .delete(csource_subscriptions::delete),
         )
         .route("/temporal/entities", get(temporal::query).post(temporal::create))
         .route("/temporal/entities/{id}", get(temporal::retrieve).delete(temporal::delete))

@@ -2,7 +2,7 @@
 //!
 //! The hub's service layer (`citybrain-broker`) holds entities in memory and encodes them
 //! itself; the store sees opaque byte strings keyed by tenant and id, plus an append-only
-//! attribute history, subscriptions and the interned vocabulary. Nothing of the SQL driver
+//! attribute history, subscriptions, context source registrations and the interned vocabulary. Nothing of the SQL driver
 //! crosses the [`Store`] trait, so a PostgreSQL backend can follow.
 //!
 //! Durability: a write batch's completion is called only after its transaction committed;
@@ -103,6 +103,38 @@ pub enum WriteOp {
         /// Subscription id.
         id: String,
     },
+    /// Insert or replace a context source registration.
+    PutRegistration {
+        /// Tenant.
+        tenant: String,
+        /// Registration id.
+        id: String,
+        /// Encoded registration.
+        data: Vec<u8>,
+    },
+    /// Delete a context source registration.
+    DeleteRegistration {
+        /// Tenant.
+        tenant: String,
+        /// Registration id.
+        id: String,
+    },
+    /// Insert or replace a subscription to context source registrations.
+    PutCsourceSubscription {
+        /// Tenant.
+        tenant: String,
+        /// Subscription id.
+        id: String,
+        /// Encoded subscription.
+        data: Vec<u8>,
+    },
+    /// Delete a subscription to context source registrations.
+    DeleteCsourceSubscription {
+        /// Tenant.
+        tenant: String,
+        /// Subscription id.
+        id: String,
+    },
 }
 
 /// A stored item handed to [`Store::load`]'s visitor at start-up.
@@ -135,6 +167,20 @@ pub enum Loaded {
         /// Encoded subscription.
         data: Vec<u8>,
     },
+    /// A context source registration.
+    Registration {
+        /// Tenant.
+        tenant: String,
+        /// Encoded registration.
+        data: Vec<u8>,
+    },
+    /// A subscription to context source registrations.
+    CsourceSubscription {
+        /// Tenant.
+        tenant: String,
+        /// Encoded subscription.
+        data: Vec<u8>,
+    },
 }
 
 /// One history record.
@@ -156,8 +202,8 @@ pub trait Store: Send + Sync + 'static {
     /// Queues `batch` for the next group commit; `done` runs after it is durable.
     fn submit(&self, batch: Vec<WriteOp>, done: Completion);
 
-    /// Visits everything stored, terms and tenants first, then entities, temporal headers and
-    /// subscriptions.
+    /// Visits everything stored, terms and tenants first, then entities, temporal headers,
+    /// subscriptions, registrations and subscriptions to registrations.
     fn load(&self, visit: &mut dyn FnMut(Loaded)) -> StoreResult<()>;
 
     /// History records of one entity, oldest first.

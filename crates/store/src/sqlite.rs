@@ -30,6 +30,12 @@ CREATE INDEX IF NOT EXISTS history_by_entity ON history (tenant, entity_id, seq)
 CREATE TABLE IF NOT EXISTS subscriptions (
     tenant TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (tenant, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS registrations (
+    tenant TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS csource_subscriptions (
+    tenant TEXT NOT NULL, id TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
 ";
 
 fn err(e: rusqlite::Error) -> StoreError {
@@ -205,6 +211,26 @@ fn apply(c: &Connection, op: &WriteOp) -> rusqlite::Result<()> {
             c.prepare_cached("DELETE FROM subscriptions WHERE tenant = ?1 AND id = ?2")?
                 .execute(params![tenant, id])?;
         }
+        WriteOp::PutRegistration { tenant, id, data } => {
+            c.prepare_cached(
+                "INSERT OR REPLACE INTO registrations (tenant, id, data) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![tenant, id, data])?;
+        }
+        WriteOp::DeleteRegistration { tenant, id } => {
+            c.prepare_cached("DELETE FROM registrations WHERE tenant = ?1 AND id = ?2")?
+                .execute(params![tenant, id])?;
+        }
+        WriteOp::PutCsourceSubscription { tenant, id, data } => {
+            c.prepare_cached(
+                "INSERT OR REPLACE INTO csource_subscriptions (tenant, id, data) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![tenant, id, data])?;
+        }
+        WriteOp::DeleteCsourceSubscription { tenant, id } => {
+            c.prepare_cached("DELETE FROM csource_subscriptions WHERE tenant = ?1 AND id = ?2")?
+                .execute(params![tenant, id])?;
+        }
     }
     Ok(())
 }
@@ -256,6 +282,22 @@ impl Store for SqliteStore {
             let mut rows = s.query([]).map_err(err)?;
             while let Some(r) = rows.next().map_err(err)? {
                 visit(Loaded::Subscription {
+                    tenant: r.get(0).map_err(err)?,
+                    data: r.get(1).map_err(err)?,
+                });
+            }
+            let mut s = c.prepare("SELECT tenant, data FROM registrations").map_err(err)?;
+            let mut rows = s.query([]).map_err(err)?;
+            while let Some(r) = rows.next().map_err(err)? {
+                visit(Loaded::Registration {
+                    tenant: r.get(0).map_err(err)?,
+                    data: r.get(1).map_err(err)?,
+                });
+            }
+            let mut s = c.prepare("SELECT tenant, data FROM csource_subscriptions").map_err(err)?;
+            let mut rows = s.query([]).map_err(err)?;
+            while let Some(r) = rows.next().map_err(err)? {
+                visit(Loaded::CsourceSubscription {
                     tenant: r.get(0).map_err(err)?,
                     data: r.get(1).map_err(err)?,
                 });

@@ -7,6 +7,7 @@ mod batch;
 mod common;
 mod consumption;
 mod create_checks;
+mod csource;
 mod entities;
 mod entity_maps;
 mod expand_values;

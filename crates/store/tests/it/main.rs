@@ -102,3 +102,53 @@ fn history_is_ordered_and_editable_and_deletable() {
     assert!(store.history("", "urn:a:1").unwrap().is_empty());
     assert!(store.history("other", "urn:a:1").unwrap().is_empty());
 }
+
+#[test]
+fn registrations_and_their_subscriptions_survive_reopen_and_deletes_stick() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = |tenant: &str, id: &str, data: &[u8]| WriteOp::PutRegistration {
+        tenant: tenant.into(),
+        id: id.into(),
+        data: data.to_vec(),
+    };
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        submit_wait(&store, vec![reg("", "urn:r:1", b"one"), reg("t1", "urn:r:2", b"two")])
+            .unwrap();
+        submit_wait(&store, vec![reg("", "urn:r:1", b"one-updated")]).unwrap();
+        submit_wait(
+            &store,
+            vec![WriteOp::DeleteRegistration { tenant: "t1".into(), id: "urn:r:2".into() }],
+        )
+        .unwrap();
+        submit_wait(
+            &store,
+            vec![
+                WriteOp::PutCsourceSubscription {
+                    tenant: "t1".into(),
+                    id: "urn:s:1".into(),
+                    data: b"cs".to_vec(),
+                },
+                WriteOp::PutCsourceSubscription {
+                    tenant: "t1".into(),
+                    id: "urn:s:2".into(),
+                    data: b"gone".to_vec(),
+                },
+                WriteOp::DeleteCsourceSubscription { tenant: "t1".into(), id: "urn:s:2".into() },
+            ],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let mut seen = Vec::new();
+    let mut subs = Vec::new();
+    store
+        .load(&mut |item| match item {
+            Loaded::Registration { tenant, data } => seen.push((tenant, data)),
+            Loaded::CsourceSubscription { tenant, data } => subs.push((tenant, data)),
+            _ => {}
+        })
+        .unwrap();
+    assert_eq!(seen, vec![("".to_string(), b"one-updated".to_vec())]);
+    assert_eq!(subs, vec![("t1".to_string(), b"cs".to_vec())]);
+}
