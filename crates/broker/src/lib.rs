@@ -11,6 +11,7 @@
 
 mod codec;
 mod entities;
+mod expiry;
 mod info;
 mod query;
 mod subscription;

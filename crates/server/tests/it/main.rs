@@ -24,3 +24,4 @@ mod temporal;
 mod temporal_filters;
 mod temporal_paging;
 mod temporal_requests;
+mod transient;
