@@ -135,6 +135,20 @@ struct EncEntity {
     attrs: Vec<(u32, Vec<EncAttr>)>,
 }
 
+/// The `extra` key under which an attribute's `expiresAt` is stored. The parser never
+/// keeps a member of that name in `extra`, and keeping it there leaves the attribute layout
+/// of older stores unchanged.
+const EXPIRES_KEY: &str = "expiresAt";
+
+fn enc_extra(a: &Attribute) -> Vec<(String, Val)> {
+    let mut extra: Vec<(String, Val)> =
+        a.extra.iter().map(|(k, v)| (k.clone(), Val::from_json(v))).collect();
+    if let Some(t) = a.expires_at {
+        extra.push((EXPIRES_KEY.to_string(), Val::I(t)));
+    }
+    extra
+}
+
 fn enc_attr(a: &Attribute, terms: &Terms, ops: &mut Vec<WriteOp>) -> EncAttr {
     EncAttr {
         kind: a.kind.code(),
@@ -145,7 +159,7 @@ fn enc_attr(a: &Attribute, terms: &Terms, ops: &mut Vec<WriteOp>) -> EncAttr {
         object_type: a.object_type.as_ref().map(Val::from_json),
         created_at: a.created_at,
         modified_at: a.modified_at,
-        extra: a.extra.iter().map(|(k, v)| (k.clone(), Val::from_json(v))).collect(),
+        extra: enc_extra(a),
         sub: a.sub.iter().map(|(k, s)| (terms.intern(k, ops), enc_attr(s, terms, ops))).collect(),
     }
 }
@@ -166,7 +180,13 @@ pub(crate) fn encode_entity(e: &Entity, terms: &Terms, ops: &mut Vec<WriteOp>) -
             })
             .collect(),
     };
-    postcard::to_stdvec(&enc).unwrap_or_default()
+    let mut bytes = postcard::to_stdvec(&enc).unwrap_or_default();
+    // `expiresAt` follows the original layout as an optional tail, written only when set,
+    // so entities stored before transient entities existed decode unchanged.
+    if let Some(t) = e.expires_at {
+        bytes.extend(postcard::to_stdvec(&t).unwrap_or_default());
+    }
+    bytes
 }
 
 /// Decodes an entity; `None` if the bytes are corrupt.
@@ -184,7 +204,16 @@ pub(crate) fn decode_entity_with(
 ) -> Option<Entity> {
     terms.with_iris(|iris| {
         let mut de = postcard::Deserializer::from_bytes(bytes);
-        EntitySeed { iris, wanted }.deserialize(&mut de).ok()
+        let mut entity = EntitySeed { iris, wanted }.deserialize(&mut de).ok()?;
+        let tail = de.finalize().ok()?;
+        if !tail.is_empty() {
+            let (t, rest) = postcard::take_from_bytes::<i64>(tail).ok()?;
+            if !rest.is_empty() {
+                return None;
+            }
+            entity.expires_at = Some(t);
+        }
+        Some(entity)
     })
 }
 
@@ -345,6 +374,16 @@ struct DecAttr {
 
 impl DecAttr {
     fn into_attr(self, iris: &[Arc<str>]) -> Attribute {
+        let mut expires_at = None;
+        let mut extra = BTreeMap::new();
+        for (k, v) in self.extra {
+            match (k.as_str(), v.0.as_i64()) {
+                (EXPIRES_KEY, Some(t)) => expires_at = Some(t),
+                _ => {
+                    extra.insert(k, v.0);
+                }
+            }
+        }
         Attribute {
             kind: AttrKind::from_code(self.kind),
             value: self.value.0,
@@ -354,7 +393,8 @@ impl DecAttr {
             object_type: self.object_type.map(|v| v.0),
             created_at: self.created_at,
             modified_at: self.modified_at,
-            extra: self.extra.into_iter().map(|(k, v)| (k, v.0)).collect(),
+            expires_at,
+            extra,
             sub: self.sub.into_iter().map(|(k, s)| (name_of(iris, k), s.into_attr(iris))).collect(),
         }
     }
@@ -481,6 +521,7 @@ impl<'de> Visitor<'de> for EntitySeed<'_> {
             scope,
             created_at,
             modified_at,
+            expires_at: None,
             attrs,
         })
     }
@@ -585,6 +626,54 @@ mod tests {
         }
         assert_eq!(decode_entity_with(&bytes, &terms, None).unwrap(), e);
         assert!(decode_entity(&bytes[..bytes.len() - 1], &terms).is_none(), "truncated bytes");
+    }
+
+    #[test]
+    fn expiry_round_trips_and_older_layouts_still_decode() {
+        let e = parse_entity(
+            &json!({"id": "urn:ngsi-ld:Vehicle:t1", "type": "Vehicle",
+                "expiresAt": "2100-01-01T00:00:00Z",
+                "speed": {"type": "Property", "value": 7, "expiresAt": "2100-01-02T00:00:00Z",
+                    "valueType": "Measure",
+                    "accuracy": {"type": "Property", "value": 1, "expiresAt": "2100-01-03T00:00:00Z"}},
+                "plain": {"type": "Property", "value": 1}}),
+            &Context::core(),
+            1_700_000_000_000_000,
+        )
+        .unwrap();
+        assert!(e.expires_at.is_some());
+        let terms = Terms::default();
+        let bytes = encode_entity(&e, &terms, &mut Vec::new());
+        let back = decode_entity(&bytes, &terms).unwrap();
+        assert_eq!(back, e);
+        // A cut-off tail is corruption, not an entity without expiry.
+        assert!(decode_entity(&bytes[..bytes.len() - 1], &terms).is_none());
+        // Entities stored before expiresAt existed: the same layout with no tail.
+        let mut old = e.clone();
+        old.expires_at = None;
+        for a in old.attrs.values_mut().flatten() {
+            a.expires_at = None;
+            for s in a.sub.values_mut() {
+                s.expires_at = None;
+            }
+        }
+        let enc = EncEntity {
+            id: old.id.clone(),
+            types: old.types.iter().map(|t| terms.lookup(t).unwrap()).collect(),
+            scope: Vec::new(),
+            created_at: old.created_at,
+            modified_at: old.modified_at,
+            attrs: old
+                .attrs
+                .iter()
+                .map(|(k, v)| {
+                    let list = v.iter().map(|a| enc_attr(a, &terms, &mut Vec::new())).collect();
+                    (terms.lookup(k).unwrap(), list)
+                })
+                .collect(),
+        };
+        let stored = postcard::to_stdvec(&enc).unwrap();
+        assert_eq!(decode_entity(&stored, &terms).unwrap(), old);
     }
 
     #[test]

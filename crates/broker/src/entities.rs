@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::Broker;
 use crate::codec::Change;
+use crate::expiry::settle;
 use crate::tenant::{TenantState, Tx};
 
 /// Outcome of an append or update: which attributes changed and which did not (and why).
@@ -129,6 +130,9 @@ fn merge_attr(old: &Attribute, patch: &Attribute, now: i64) -> Attribute {
     }
     if patch.object_type.is_some() {
         out.object_type.clone_from(&patch.object_type);
+    }
+    if patch.expires_at.is_some() {
+        out.expires_at = patch.expires_at;
     }
     for (k, v) in &patch.extra {
         out.extra.insert(k.clone(), v.clone());
@@ -280,6 +284,7 @@ fn stamp_new(entity: &mut Entity, now: i64) {
 
 /// Creates `entity` in the state (fails if it exists).
 fn create_in(state: &mut TenantState, mut entity: Entity, tx: &mut Tx<'_>) -> NgsiResult<()> {
+    settle(state, &entity.id, tx);
     if state.contains(&entity.id) {
         return Err(NgsiError::exists(format!("entity '{}' already exists", entity.id)));
     }
@@ -291,6 +296,7 @@ fn create_in(state: &mut TenantState, mut entity: Entity, tx: &mut Tx<'_>) -> Ng
 
 /// Replaces `entity` wholesale, keeping `createdAt` (fails if it does not exist).
 fn replace_in(state: &mut TenantState, mut entity: Entity, tx: &mut Tx<'_>) -> NgsiResult<()> {
+    settle(state, &entity.id, tx);
     let old = state.get(&entity.id, tx.terms).ok_or_else(|| not_found(&entity.id))?;
     stamp_new(&mut entity, tx.now);
     entity.created_at = old.created_at;
@@ -313,6 +319,7 @@ fn modify_in(
     mode: AttrMode,
     tx: &mut Tx<'_>,
 ) -> NgsiResult<UpdateResult> {
+    settle(state, id, tx);
     let old = state.get(id, tx.terms).ok_or_else(|| not_found(id))?;
     let mut entity = old.clone();
     let mut change = Change::default();
@@ -328,6 +335,12 @@ fn modify_in(
     }
     if let Some(scope) = &fragment.scope {
         changed_core |= apply_scope(&mut entity, scope, mode, &mut result);
+    }
+    if let Some(expires_at) = fragment.expires_at
+        && entity.expires_at != expires_at
+    {
+        entity.expires_at = expires_at;
+        changed_core = true;
     }
     if !change.attrs.is_empty() || !change.deleted.is_empty() || changed_core {
         entity.modified_at = tx.now;
@@ -350,6 +363,7 @@ impl Broker {
     /// Creates or replaces an entity; returns whether it was created.
     pub async fn upsert_entity(&self, tenant: &str, entity: Entity) -> NgsiResult<bool> {
         self.write(tenant, true, |s, tx| {
+            settle(s, &entity.id, tx);
             if s.contains(&entity.id) {
                 replace_in(s, entity, tx).map(|()| false)
             } else {
@@ -361,8 +375,11 @@ impl Broker {
 
     /// Deletes an entity.
     pub async fn delete_entity(&self, tenant: &str, id: &str) -> NgsiResult<()> {
-        self.write(tenant, false, |s, tx| s.remove(id, tx).map(|_| ()).ok_or_else(|| not_found(id)))
-            .await
+        self.write(tenant, false, |s, tx| {
+            settle(s, id, tx);
+            s.remove(id, tx).map(|_| ()).ok_or_else(|| not_found(id))
+        })
+        .await
     }
 
     /// The entity `id`.
@@ -475,6 +492,7 @@ impl Broker {
     /// `ResourceNotFound` when it has none.
     pub async fn delete_scope(&self, tenant: &str, id: &str) -> NgsiResult<()> {
         self.write(tenant, false, |s, tx| {
+            settle(s, id, tx);
             let old = s.get(id, tx.terms).ok_or_else(|| not_found(id))?;
             if old.scope.is_empty() {
                 return Err(NgsiError::not_found(format!("entity '{id}' has no scope")));
@@ -498,6 +516,7 @@ impl Broker {
         all: bool,
     ) -> NgsiResult<()> {
         self.write(tenant, false, |s, tx| {
+            settle(s, id, tx);
             let old = s.get(id, tx.terms).ok_or_else(|| not_found(id))?;
             let mut entity = old.clone();
             let missing = || {
@@ -568,6 +587,7 @@ impl Broker {
         self.write(tenant, false, |s, tx| {
             let mut result = BatchResult::default();
             for id in ids {
+                settle(s, &id, tx);
                 match s.remove(&id, tx) {
                     Some(_) => result.success.push(id),
                     None => {
@@ -617,6 +637,7 @@ fn batch_item(
         .id
         .clone()
         .ok_or_else(|| NgsiError::bad_data("an entity in the batch has no 'id'"))?;
+    settle(s, &id, tx);
     let as_entity = |f: Fragment| -> NgsiResult<Entity> {
         let types =
             f.types.ok_or_else(|| NgsiError::bad_data(format!("entity '{id}' has no 'type'")))?;
@@ -626,6 +647,7 @@ fn batch_item(
             scope: f.scope.unwrap_or_default(),
             created_at: 0,
             modified_at: 0,
+            expires_at: f.expires_at.flatten(),
             attrs: f.attrs,
         })
     };

@@ -12,6 +12,7 @@
 mod codec;
 mod csource_subscription;
 mod entities;
+mod expiry;
 mod info;
 mod query;
 mod registration;

@@ -72,6 +72,7 @@ fn follow_observations(
         created_at: now,
         modified_at: now,
         attrs: BTreeMap::new(),
+        expires_at: None,
     });
     let mut changed = before.is_none();
     // Types and scopes add up, as in the temporal representation's header.

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use citybrain_ngsi::geo::{LOCATION, parse_geometry};
 use citybrain_ngsi::model::{AttrKind, Attribute, Entity};
 use citybrain_ngsi::temporal::SCOPE_IRI;
+use citybrain_ngsi::time::now_micros;
 use citybrain_store::WriteOp;
 use geo::BoundingRect;
 use rstar::RTree;
@@ -46,6 +47,10 @@ pub(crate) struct TenantState {
     pub(crate) by_type: HashMap<u32, BTreeSet<u32>>,
     pub(crate) geo: RTree<GeoEntry>,
     geo_of: HashMap<u32, Rectangle<[f64; 2]>>,
+    /// Transient entities: per slot, the earliest `expiresAt` in its entity, and the same
+    /// pairs ordered by time for the expiry sweep.
+    deadline_of: HashMap<u32, i64>,
+    deadlines: BTreeSet<(i64, u32)>,
     /// Temporal headers, encoded (types interned) to keep them small.
     pub(crate) temporal: HashMap<Box<str>, Box<[u8]>>,
     pub(crate) subs: BTreeMap<String, SubState>,
@@ -81,6 +86,11 @@ impl TenantState {
     /// never reused, so a rendering of the entity stays valid while its stamp is unchanged.
     pub(crate) fn stamp(&self, id: &str) -> Option<u64> {
         let slot = *self.by_id.get(id)?;
+        if !self.deadline_of.is_empty() && self.is_past_deadline(slot, now_micros()) {
+            // What is read now differs from what was stored and changes again as further
+            // members expire: a fresh stamp keeps renderings of it from being reused.
+            return Some(NEXT_STAMP.fetch_add(1, Ordering::Relaxed));
+        }
         self.stamps.get(slot as usize).copied()
     }
 
@@ -101,7 +111,55 @@ impl TenantState {
         wanted: Option<&[u32]>,
     ) -> Option<Entity> {
         let bytes = self.slots.get(slot as usize)?.as_ref()?;
-        decode_entity_with(bytes, terms, wanted)
+        let mut entity = decode_entity_with(bytes, terms, wanted)?;
+        // Until the sweep deletes them, expired members are hidden from every reader (the
+        // clock is read only when some entity of the tenant is transient).
+        if !self.deadline_of.is_empty() {
+            let now = now_micros();
+            if self.is_past_deadline(slot, now) {
+                if entity.is_expired(now) {
+                    return None;
+                }
+                entity.drop_expired(now);
+            }
+        }
+        Some(entity)
+    }
+
+    /// The entity `id` as stored, expired members included (for the expiry sweep).
+    pub(crate) fn get_stored(&self, id: &str, terms: &Terms) -> Option<Entity> {
+        let bytes = self.slots.get(*self.by_id.get(id)? as usize)?.as_ref()?;
+        decode_entity_with(bytes, terms, None)
+    }
+
+    /// Whether something in entity `id` has expired at `now` and awaits deletion.
+    pub(crate) fn is_due(&self, id: &str, now: i64) -> bool {
+        !self.deadline_of.is_empty()
+            && self.by_id.get(id).is_some_and(|slot| self.is_past_deadline(*slot, now))
+    }
+
+    fn is_past_deadline(&self, slot: u32, now: i64) -> bool {
+        self.deadline_of.get(&slot).is_some_and(|d| *d <= now)
+    }
+
+    /// Ids of the entities in which something has expired at `now`.
+    pub(crate) fn due_for_expiry(&self, now: i64) -> Vec<String> {
+        self.deadlines
+            .range(..=(now, u32::MAX))
+            .filter_map(|(_, slot)| self.slot_bytes(*slot).and_then(peek_header))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Records when something in the entity of `slot` expires next (`None`: never).
+    fn set_deadline(&mut self, slot: u32, deadline: Option<i64>) {
+        if let Some(old) = self.deadline_of.remove(&slot) {
+            self.deadlines.remove(&(old, slot));
+        }
+        if let Some(d) = deadline {
+            self.deadline_of.insert(slot, d);
+            self.deadlines.insert((d, slot));
+        }
     }
 
     /// The encoded bytes of `slot`.
@@ -130,8 +188,11 @@ impl TenantState {
             tracing::warn!("skipping an undecodable stored entity");
             return;
         };
-        let location = decode_entity(&bytes, terms).and_then(|e| location_rect(&e));
-        self.insert_slot(id, types, bytes.into_boxed_slice(), location);
+        let entity = decode_entity(&bytes, terms);
+        let location = entity.as_ref().and_then(location_rect);
+        let deadline = entity.as_ref().and_then(Entity::earliest_expiry);
+        let slot = self.insert_slot(id, types, bytes.into_boxed_slice(), location);
+        self.set_deadline(slot, deadline);
     }
 
     fn insert_slot(
@@ -140,7 +201,7 @@ impl TenantState {
         types: Vec<u32>,
         bytes: Box<[u8]>,
         rect: Option<Rectangle<[f64; 2]>>,
-    ) {
+    ) -> u32 {
         let (slot, old_types, old_rect) = match self.by_id.get(id.as_str()) {
             Some(slot) => {
                 let slot = *slot;
@@ -180,6 +241,7 @@ impl TenantState {
                 self.geo_of.insert(slot, r);
             }
         }
+        slot
     }
 
     fn unindex_types(&mut self, slot: u32, types: &[u32]) {
@@ -200,6 +262,7 @@ impl TenantState {
         let types = self.slot_bytes(slot).and_then(peek_header).map(|(_, t)| t).unwrap_or_default();
         self.unindex_types(slot, &types);
         self.unindex_geo(slot);
+        self.set_deadline(slot, None);
     }
 
     /// Stores `entity` (insert or replace) and records the history `change`.
@@ -225,12 +288,13 @@ impl TenantState {
         });
         self.record_history(&entity.id, &change, tx);
         self.ensure_temporal(&entity, tx);
-        self.insert_slot(
+        let slot = self.insert_slot(
             entity.id.clone(),
             types,
             bytes.into_boxed_slice(),
             location_rect(&entity),
         );
+        self.set_deadline(slot, entity.earliest_expiry());
         if tx.track_events {
             let mut changed: Vec<String> = change.attrs.iter().map(|(k, _)| k.clone()).collect();
             changed.extend(change.deleted.iter().map(|(k, _, _)| k.clone()));
@@ -241,8 +305,9 @@ impl TenantState {
 
     /// Removes entity `id`; returns it.
     pub(crate) fn remove(&mut self, id: &str, tx: &mut Tx<'_>) -> Option<Entity> {
+        // As stored: an entity removed because it expired is still what subscribers saw.
+        let before = self.get_stored(id, tx.terms);
         let slot = *self.by_id.get(id)?;
-        let before = self.decode_slot(slot, tx.terms);
         self.unindex(slot);
         self.slots[slot as usize] = None;
         self.free.push(slot);

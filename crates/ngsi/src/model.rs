@@ -105,6 +105,8 @@ pub struct Attribute {
     pub created_at: Micros,
     /// System attribute `modifiedAt`.
     pub modified_at: Micros,
+    /// System attribute `expiresAt`: when this instance is deleted (transient attributes).
+    pub expires_at: Option<Micros>,
     /// Other members kept verbatim (`valueType`, …).
     pub extra: BTreeMap<String, Value>,
     /// Sub-attributes by expanded name.
@@ -123,9 +125,27 @@ impl Attribute {
             object_type: None,
             created_at: 0,
             modified_at: 0,
+            expires_at: None,
             extra: BTreeMap::new(),
             sub: BTreeMap::new(),
         }
+    }
+
+    /// The earliest `expiresAt` of this instance or any of its sub-attributes.
+    pub fn earliest_expiry(&self) -> Option<Micros> {
+        self.sub.values().filter_map(Attribute::earliest_expiry).chain(self.expires_at).min()
+    }
+
+    /// Removes the sub-attributes (at any depth) whose `expiresAt` is at or before `now`;
+    /// returns whether any was removed.
+    pub fn drop_expired_subs(&mut self, now: Micros) -> bool {
+        let before = self.sub.len();
+        self.sub.retain(|_, s| s.expires_at.is_none_or(|t| t > now));
+        let mut changed = self.sub.len() != before;
+        for s in self.sub.values_mut() {
+            changed |= s.drop_expired_subs(now);
+        }
+        changed
     }
 
     /// Sets `createdAt`/`modifiedAt` here and in every sub-attribute.
@@ -151,6 +171,8 @@ pub struct Entity {
     pub created_at: Micros,
     /// System attribute `modifiedAt`.
     pub modified_at: Micros,
+    /// System attribute `expiresAt`: when the whole entity is deleted (transient entities).
+    pub expires_at: Option<Micros>,
     /// Attribute instances by expanded name; more than one instance means several datasetIds.
     pub attrs: BTreeMap<String, Vec<Attribute>>,
 }
@@ -169,6 +191,44 @@ impl Entity {
         }
         list.push(attr);
         None
+    }
+
+    /// The earliest moment something in the entity expires: the entity itself, an attribute
+    /// instance or a sub-attribute (`None` when nothing in it is transient).
+    pub fn earliest_expiry(&self) -> Option<Micros> {
+        self.attrs
+            .values()
+            .flatten()
+            .filter_map(Attribute::earliest_expiry)
+            .chain(self.expires_at)
+            .min()
+    }
+
+    /// Whether the entity itself has expired at `now`.
+    pub fn is_expired(&self, now: Micros) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+
+    /// Removes what has expired at `now` inside the entity (attribute instances and
+    /// sub-attributes); returns (name, datasetId) of each removed instance and whether any
+    /// sub-attribute of a kept instance was removed.
+    pub fn drop_expired(&mut self, now: Micros) -> (Vec<(String, Option<String>)>, bool) {
+        let mut removed = Vec::new();
+        let mut subs_changed = false;
+        for (name, list) in self.attrs.iter_mut() {
+            list.retain(|a| {
+                let gone = a.expires_at.is_some_and(|t| t <= now);
+                if gone {
+                    removed.push((name.clone(), a.dataset_id.clone()));
+                }
+                !gone
+            });
+            for a in list.iter_mut() {
+                subs_changed |= a.drop_expired_subs(now);
+            }
+        }
+        self.attrs.retain(|_, list| !list.is_empty());
+        (removed, subs_changed)
     }
 
     /// Whether any of the entity's types equals `iri`.

@@ -174,6 +174,9 @@ pub struct Fragment {
     pub types: Option<Vec<String>>,
     /// Scopes, if present (`Some(vec![])` for the NGSI-LD null).
     pub scope: Option<Vec<String>>,
+    /// The entity's `expiresAt`, if present (`Some(None)` for the NGSI-LD null, which makes
+    /// a transient entity permanent again).
+    pub expires_at: Option<Option<Micros>>,
     /// Attribute instances by expanded name.
     pub attrs: BTreeMap<String, Vec<Attribute>>,
 }
@@ -204,6 +207,7 @@ pub fn parse_entity(body: &Value, ctx: &Context, now: Micros) -> NgsiResult<Enti
         scope: fragment.scope.unwrap_or_default(),
         created_at: now,
         modified_at: now,
+        expires_at: fragment.expires_at.flatten(),
         attrs: fragment.attrs,
     })
 }
@@ -240,6 +244,8 @@ pub fn parse_fragment(body: &Value, ctx: &Context, now: Micros) -> NgsiResult<Fr
             "id" | "@id" => out.id = Some(parse_id(value)?),
             "type" | "@type" => out.types = Some(parse_types(value, ctx)?),
             "scope" => out.scope = Some(parse_scope(value)?),
+            "expiresAt" if value.as_str() == Some(NGSI_LD_NULL) => out.expires_at = Some(None),
+            "expiresAt" => out.expires_at = Some(Some(parse_expires_at(value, "the entity", now)?)),
             name => {
                 let iri = attribute_name(name, ctx)?;
                 let instances = parse_attribute_value(name, value, ctx, now)?;
@@ -248,6 +254,24 @@ pub fn parse_fragment(body: &Value, ctx: &Context, now: Micros) -> NgsiResult<Fr
         }
     }
     Ok(out)
+}
+
+/// Parses the system member `expiresAt` of `owner` (an entity or an attribute: NGSI-LD
+/// v1.9 transient entities): a UTC DateTime that has not yet passed at `now`, since an
+/// element that expired on arrival would be deleted before anyone could read it.
+pub fn parse_expires_at(value: &Value, owner: &str, now: Micros) -> NgsiResult<Micros> {
+    let t = value.as_str().and_then(parse_utc_datetime).ok_or_else(|| {
+        NgsiError::bad_data(format!(
+            "expiresAt of {owner} must be a UTC DateTime such as 2100-01-01T00:00:00Z, not {value}"
+        ))
+    })?;
+    if t <= now {
+        return Err(NgsiError::bad_data(format!(
+            "expiresAt of {owner} ({}) is not in the future",
+            value.as_str().unwrap_or_default()
+        )));
+    }
+    Ok(t)
 }
 
 /// Validates and expands an attribute name.
@@ -501,6 +525,9 @@ fn parse_typed(
     for (key, v) in map {
         match key.as_str() {
             "type" | "createdAt" | "modifiedAt" | "instanceId" | "deletedAt" => {}
+            "expiresAt" => {
+                attr.expires_at = Some(parse_expires_at(v, &format!("attribute '{name}'"), now)?);
+            }
             k if k == member => {}
             "@context" => {
                 return Err(NgsiError::bad_data(format!(

@@ -30,7 +30,7 @@ pub struct RenderOptions<'a> {
     pub ctx: &'a Context,
     /// Representation.
     pub format: Format,
-    /// Include `createdAt`/`modifiedAt`.
+    /// Include `createdAt`/`modifiedAt` (and `expiresAt` where set).
     pub sys_attrs: bool,
     /// Only these expanded attribute names (`attrs` / `pick` of attributes).
     pub attrs: Option<&'a [String]>,
@@ -78,6 +78,9 @@ pub fn render_entity(entity: &Entity, o: &RenderOptions<'_>) -> Map<String, Valu
     if o.sys_attrs && o.format != Format::KeyValues {
         out.insert("createdAt".into(), Value::String(format_datetime(entity.created_at)));
         out.insert("modifiedAt".into(), Value::String(format_datetime(entity.modified_at)));
+        if let Some(t) = entity.expires_at {
+            out.insert("expiresAt".into(), Value::String(format_datetime(t)));
+        }
     }
     for (name, instances) in &entity.attrs {
         if o.attrs.is_some_and(|a| !a.contains(name)) || o.omit.contains(name) {
@@ -153,6 +156,9 @@ pub fn render_attribute(attr: &Attribute, o: &RenderOptions<'_>) -> Value {
     if o.sys_attrs {
         out.insert("createdAt".into(), Value::String(format_datetime(attr.created_at)));
         out.insert("modifiedAt".into(), Value::String(format_datetime(attr.modified_at)));
+        if let Some(t) = attr.expires_at {
+            out.insert("expiresAt".into(), Value::String(format_datetime(t)));
+        }
     }
     for (name, sub) in &attr.sub {
         out.insert(o.ctx.compact(name), render_attribute(sub, o));

@@ -85,6 +85,9 @@ impl Serialize for EntityJson<'_> {
         if o.sys_attrs && o.format != Format::KeyValues {
             members.push(("createdAt".into(), Member::Str(format_datetime(e.created_at).into())));
             members.push(("modifiedAt".into(), Member::Str(format_datetime(e.modified_at).into())));
+            if let Some(t) = e.expires_at {
+                members.push(("expiresAt".into(), Member::Str(format_datetime(t).into())));
+            }
         }
         for (name, instances) in &e.attrs {
             if o.attrs.is_some_and(|a| !a.contains(name)) || o.omit.contains(name) {
@@ -201,6 +204,9 @@ impl Serialize for AttrJson<'_> {
                 .push(("createdAt".into(), Member::Str(format_datetime(attr.created_at).into())));
             members
                 .push(("modifiedAt".into(), Member::Str(format_datetime(attr.modified_at).into())));
+            if let Some(t) = attr.expires_at {
+                members.push(("expiresAt".into(), Member::Str(format_datetime(t).into())));
+            }
         }
         for (name, sub) in &attr.sub {
             members.push((o.ctx.compact_ref(name), Member::Attr(sub)));
@@ -254,10 +260,11 @@ mod tests {
                     "entityIdSealed": "urn:a:1", "entityTypeSealed": "Building"},
                 "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [1, 2]}}}),
             json!({"id": "urn:a:2", "type": ["Building", "https://example.org/Other"],
-                "scope": ["/a", "/b/c"],
+                "scope": ["/a", "/b/c"], "expiresAt": "2100-01-01T00:00:00Z",
                 "reading": [{"type": "Property", "value": 1},
                             {"type": "Property", "value": 2, "datasetId": "urn:ds:2"}],
-                "flag": {"type": "Property", "value": false}}),
+                "flag": {"type": "Property", "value": false, "expiresAt": "2100-01-02T00:00:00Z",
+                    "note": {"type": "Property", "value": "n", "expiresAt": "2100-01-03T00:00:00Z"}}}),
         ];
         docs.iter().map(|d| parse_entity(d, ctx, 1_700_000_000_000_000).unwrap()).collect()
     }

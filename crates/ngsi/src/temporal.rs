@@ -301,6 +301,7 @@ impl TemporalFilter {
             created_at: e.created_at,
             modified_at: e.created_at,
             attrs,
+            expires_at: None,
         }
     }
 

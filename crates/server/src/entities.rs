@@ -740,6 +740,7 @@ pub(crate) async fn replace(
         scope: fragment.scope.unwrap_or_default(),
         created_at: 0,
         modified_at: 0,
+        expires_at: fragment.expires_at.flatten(),
         attrs: fragment.attrs,
     };
     st.broker.replace_entity(&tenant, entity).await?;

@@ -194,11 +194,19 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Transient entities are deleted from storage by a sweep for as long as the API serves.
+    let sweep = state.broker.spawn_expiry_sweep(EXPIRY_SWEEP_PERIOD);
     let app = NormalizePathLayer::trim_trailing_slash().layer(router(state));
-    axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
+    let served = axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    sweep.abort();
+    served
 }
+
+/// How often expired entities and attributes are deleted. Readers stop seeing them at the
+/// moment they expire, so this bounds only the lag of storage and deletion notifications.
+const EXPIRY_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The tenant named by the request (`""` for the default tenant).
 pub(crate) fn tenant_of(headers: &axum::http::HeaderMap) -> ApiResult<String> {

@@ -26,3 +26,4 @@ mod temporal_conformance;
 mod temporal_filters;
 mod temporal_paging;
 mod temporal_requests;
+mod transient;
