@@ -3,7 +3,8 @@
 //! `tests/ngsildclient/check.py` — entities built with the library's model (its default
 //! `@context` is the unversioned ETSI core URL, which the hub resolves from its embedded
 //! copies without fetching), create/get/update/upsert, batch operations, queries and counts,
-//! types, temporal retrieval and query, a subscription that must notify, deletes, a tenant.
+//! types, temporal retrieval, query and aggregation, a subscription that must notify, deletes,
+//! a tenant, and the basics again through its asynchronous client.
 //!
 //! The library lives in a venv under the cargo target directory, created on the first run
 //! (`python3 -m venv`, then `pip install ngsildclient==0.5.2`) and reused afterwards; when
@@ -156,11 +157,12 @@ fn ngsildclient_works_unchanged_against_the_hub() {
     for step in [
         "ok: create, exists, get",
         "ok: update, upsert",
-        "ok: temporal get, temporal query",
+        "ok: temporal get, temporal query, temporal aggregate",
         "ok: batch create/upsert/update, query, count, types",
         "ok: subscription create, list, get, notification, delete",
         "ok: batch delete, drop, delete",
         "ok: tenant",
+        "ok: async client",
     ] {
         assert!(stdout.contains(step), "check.py skipped '{step}'\n{report}");
     }

@@ -11,13 +11,15 @@ starting with "FAILED". The last line on success is "ngsildclient: all checks pa
 Run by crates/citybrain/tests/it/ngsildclient.rs, which installs ngsildclient==0.5.2 into a venv.
 """
 
+import asyncio
 import json
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from ngsildclient import Client, Entity, MultAttrValue, SubscriptionBuilder
+from ngsildclient import AsyncClient, Client, Entity, MultAttrValue, SubscriptionBuilder
+from ngsildclient.api.constants import AggrMethod
 from ngsildclient.api.exceptions import NgsiAlreadyExistsError, NgsiResourceNotFoundError
 
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
@@ -133,7 +135,26 @@ def check_temporal(client, e):
     troes = client.temporal.query(type="OffStreetParking", attrs=["availableSpotNumber"])
     expect([t["id"] for t in troes], [PARKING], "temporal query: entities")
     expect(len(troes[0]["availableSpotNumber"]["values"]), len(history), "temporal query: instances")
-    passed("temporal get, temporal query")
+    aggregated = client.temporal.aggregate(
+        type="OffStreetParking",
+        attrs=["availableSpotNumber"],
+        methods=[AggrMethod.MINIMUM, AggrMethod.MAXIMUM],
+        period=timedelta(days=1),
+        count=True,
+    )
+    expect(aggregated.pagination.count, 1, "temporal aggregate: count")
+    per_day = aggregated.result[0]["availableSpotNumber"]
+    expect(
+        ([v for v, _, _ in per_day["min"]], [v for v, _, _ in per_day["max"]]),
+        ([1], [121]),
+        "temporal aggregate: one day's min and max",
+    )
+    (_, start, end), = per_day["min"]
+    span = datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(
+        start.replace("Z", "+00:00")
+    )
+    expect(span, timedelta(days=1), "temporal aggregate: the period")
+    passed("temporal get, temporal query, temporal aggregate")
 
 
 def parking_spots():
@@ -328,6 +349,45 @@ def check_tenant(port):
     passed("tenant")
 
 
+async def check_async_client(port):
+    """The same basics through the library's httpx-based AsyncClient."""
+    observed = datetime(2022, 1, 1, tzinfo=timezone.utc)
+    rooms = [
+        Entity("RoomObserved", f"Room{i}")
+        .prop("temperature", 18.0 + i, unitcode="CEL", observedat=observed)
+        .loc(45.0, 5.0 + i)
+        for i in range(1, 6)
+    ]
+    async with AsyncClient("127.0.0.1", port, port_temporal=port) as client:
+        expect(await client.create(rooms[0]), True, "async create")
+        expect(await client.exists(rooms[0]), True, "async exists")
+        got = await client.get(rooms[0])
+        expect(without_context(got), without_context(rooms[0]), "async get: the entity round-trips")
+        created = await client.create(rooms[1:])
+        expect((created.n_ok, created.n_err), (4, 0), "async batch create")
+        upserted = await client.upsert(rooms)
+        expect((upserted.n_ok, upserted.n_err), (5, 0), "async batch upsert of existing entities")
+        warm = await client.query(type="RoomObserved", q="temperature>21")
+        expect(sorted(r.id for r in warm), sorted(r.id for r in rooms[3:]), "async query by q")
+        expect(await client.count(type="RoomObserved"), 5, "async count")
+        rooms[0]["temperature"].value = 22.5
+        rooms[0]["temperature"].observedat += timedelta(hours=1)
+        expect(await client.update(rooms[0]), True, "async update")
+        troe = await client.temporal.get(rooms[0], attrs=["temperature"])
+        expect(
+            troe["temperature"]["values"],
+            [[19.0, "2022-01-01T00:00:00Z"], [19.0, "2022-01-01T00:00:00Z"],
+             [22.5, "2022-01-01T01:00:00Z"]],
+            "async temporal get",
+        )
+        troes = await client.temporal.query(type="RoomObserved", attrs=["temperature"])
+        expect(sorted(t["id"] for t in troes), sorted(r.id for r in rooms), "async temporal query")
+        deleted = await client.delete(rooms)
+        expect((deleted.n_ok, deleted.n_err), (5, 0), "async batch delete")
+        expect(await client.count(type="RoomObserved"), 0, "async count after delete")
+    passed("async client")
+
+
 def main():
     port = int(sys.argv[1])
     client = Client("127.0.0.1", port)
@@ -340,6 +400,7 @@ def main():
     check_subscriptions(client, parking)
     check_deletes(client, parking, spots)
     check_tenant(port)
+    asyncio.run(check_async_client(port))
     client.close()
     print("ngsildclient: all checks passed", flush=True)
 
