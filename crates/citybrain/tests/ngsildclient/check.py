@@ -4,9 +4,9 @@ Usage: check.py PORT
 
 Follows the library's README (the OffStreetParking walk-through) and its API modules: entities
 built with the Entity model keep the library's default @context, the unversioned ETSI core URL,
-which the hub must resolve from its embedded copies since this machine may be offline. Every
-call's result is checked; the first mismatch ends the script with exit status 1 and a line
-starting with "FAILED". The last line on success is "ngsildclient: all checks passed".
+which the hub must resolve from its embedded copies (it may run offline). Every call's result
+is checked; the first mismatch ends the script with exit status 1 and a line starting with
+"FAILED". The last line on success is "ngsildclient: all checks passed".
 
 Run by crates/citybrain/tests/it/ngsildclient.rs, which installs ngsildclient==0.5.2 into a venv.
 """
