@@ -219,6 +219,25 @@ impl Params {
         }
     }
 
+    /// Reads a `count` inside `options` as `count=true`. Only Query Temporal Evolution does
+    /// this: ngsildclient's `temporal.query` sends the NGSIv2 spelling `options=count` with
+    /// every request, and clients like it must work unchanged; elsewhere `count` stays an
+    /// unknown option.
+    pub(crate) fn with_count_option_as_flag(mut self) -> Params {
+        let mut counted = false;
+        for (k, v) in &mut self.pairs {
+            if k == "options" && v.split(',').any(|o| o.trim() == "count") {
+                counted = true;
+                *v = v.split(',').filter(|o| o.trim() != "count").collect::<Vec<_>>().join(",");
+            }
+        }
+        if counted {
+            self.pairs.retain(|(k, v)| k != "options" || !v.is_empty());
+            self.pairs.push(("count".to_string(), "true".to_string()));
+        }
+        self
+    }
+
     /// A non-negative integer parameter.
     pub(crate) fn usize(&self, name: &str) -> ApiResult<Option<usize>> {
         self.get(name)

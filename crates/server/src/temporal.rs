@@ -389,7 +389,7 @@ pub(crate) async fn query(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let allowed: Vec<&str> = QUERY_PARAMS.iter().chain(TEMPORAL_PARAMS).copied().collect();
-    let p = Params::parse(q.as_deref(), &allowed)?;
+    let p = Params::parse(q.as_deref(), &allowed)?.with_count_option_as_flag();
     Options::parse_or(&p, citybrain_ngsi::ErrorKind::InvalidRequest)?;
     let media = negotiate(&headers, &[Media::Json, Media::LdJson])?;
     let tenant = tenant_of(&headers)?;

@@ -9,6 +9,7 @@ mod control_quality;
 mod demo;
 mod durability;
 mod gen_cli;
+mod ngsildclient;
 mod sim_cli;
 mod usage;
 

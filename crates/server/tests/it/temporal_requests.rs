@@ -92,3 +92,36 @@ async fn post_query_reads_aggregation_from_temporal_q_and_aggr_params() {
         assert!(!text.contains(lacks), "{body} → {text}");
     }
 }
+
+/// ngsildclient 0.5.2's `temporal.query` sends `options=count,temporalValues` (the NGSIv2
+/// spelling of `count=true`) with every call; it was 400 "unknown option 'count'", so the
+/// library's temporal queries could not work against the hub.
+#[tokio::test]
+async fn temporal_query_reads_a_count_option_as_count_true() {
+    let hub = Hub::start().await;
+    for n in 1..=2 {
+        let v = json!({"id": format!("urn:ngsi-ld:Vehicle:c{n}"), "type": "Vehicle",
+            "speed": [{"type": "Property", "value": 50 + n, "observedAt": "2020-08-01T12:03:00Z"}]});
+        assert_eq!(hub.post_json("/temporal/entities", &v).await.status(), 201);
+    }
+    let w = "type=Vehicle&timerel=before&timeAt=2021-01-01T00:00:00Z";
+    let r =
+        hub.get(&format!("/temporal/entities?{w}&limit=1&options=count%2CtemporalValues")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["NGSILD-Results-Count"], "2");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body.as_array().unwrap().len(), 1, "limit still applies: {body}");
+    assert_eq!(body[0]["speed"]["values"][0][1], "2020-08-01T12:03:00Z", "temporalValues: {body}");
+
+    let r = hub.get(&format!("/temporal/entities?{w}&options=count")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["NGSILD-Results-Count"], "2");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body[0]["speed"][0]["type"], "Property", "normalized without other options: {body}");
+
+    // Without the option there is no count, and elsewhere `count` is still no option.
+    let r = hub.get(&format!("/temporal/entities?{w}&options=temporalValues")).await;
+    assert!(r.headers().get("NGSILD-Results-Count").is_none());
+    assert_problem(hub.get("/entities?type=Vehicle&options=count").await, 400, "BadRequestData")
+        .await;
+}
