@@ -158,7 +158,8 @@ async fn bench(args: BenchHubArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(citybrain_server::run(listener, AppState::new(broker.clone()), async move {
+    let state = AppState::new(broker.clone()).context("setting up outbound HTTPS")?;
+    tokio::spawn(citybrain_server::run(listener, state, async move {
         let _ = stop_rx.await;
     }));
     let base = format!("http://{addr}/ngsi-ld/v1");

@@ -33,6 +33,10 @@ pub(crate) struct DemoArgs {
     /// checkout].
     #[arg(long, value_name = "DIR")]
     scenario: Option<PathBuf>,
+    /// PEM file of an extra CA to trust (with the system's) for HTTPS notification endpoints
+    /// and @context URLs.
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Option<PathBuf>,
 }
 
 /// The scenario directory: as given, or the bundled one (found from the working directory,
@@ -74,6 +78,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let dir = scenario_dir(args.scenario.as_deref());
     let (roadnet, flow) = read_scenario(&dir)?;
+    let tls = crate::serve::outbound_tls(args.ca_cert.as_deref())?;
     let scenario_name = dir
         .canonicalize()
         .unwrap_or_else(|_| dir.clone())
@@ -117,7 +122,9 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
             opts,
         )
         .map_err(|e| UsageError(e.into()))?;
-        let state = AppState::new(broker).with_live(live.state());
+        let state = AppState::with_tls(broker, &tls)
+            .context("setting up outbound HTTPS")?
+            .with_live(live.state());
         println!(
             "citybrain demo: cockpit on http://{addr}/ (NGSI-LD API on http://{addr}/ngsi-ld/v1)"
         );

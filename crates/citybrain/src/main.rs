@@ -93,6 +93,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     keep_memory_in_small_pages();
+    // Before any HTTP client is built: the hub's and the CLI's clients speak HTTPS through it.
+    citybrain_server::install_tls_provider();
     let result: anyhow::Result<()> = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Sim(args) => sim::run(args),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use citybrain_broker::Broker;
-use citybrain_server::{AppState, run};
+use citybrain_server::{AppState, OutboundTls, run};
 use citybrain_store::SqliteStore;
 
 use crate::UsageError;
@@ -20,6 +20,19 @@ pub(crate) struct ServeArgs {
     /// Directory of the durable store (created if missing).
     #[arg(long, default_value = "./citybrain-data")]
     data: PathBuf,
+    /// PEM file of an extra CA to trust (with the system's) for HTTPS notification endpoints
+    /// and @context URLs, e.g. the city's internal CA.
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Option<PathBuf>,
+}
+
+/// The trust of the hub's outbound HTTPS: the system's CA roots, plus `ca_cert` when given.
+/// An unreadable or invalid file is a usage error naming it.
+pub(crate) fn outbound_tls(ca_cert: Option<&std::path::Path>) -> anyhow::Result<OutboundTls> {
+    match ca_cert {
+        None => Ok(OutboundTls::system()),
+        Some(path) => OutboundTls::with_ca_file(path).map_err(|e| UsageError(e.into()).into()),
+    }
 }
 
 /// Opens the store and broker in `dir`.
@@ -33,6 +46,7 @@ pub(crate) fn open_broker(dir: &std::path::Path) -> anyhow::Result<Broker> {
 pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
+        let tls = outbound_tls(args.ca_cert.as_deref())?;
         let broker = open_broker(&args.data)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -46,6 +60,7 @@ pub(crate) fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        run(listener, AppState::new(broker), shutdown).await.context("serving HTTP")
+        let state = AppState::with_tls(broker, &tls).context("setting up outbound HTTPS")?;
+        run(listener, state, shutdown).await.context("serving HTTP")
     })
 }

@@ -1,4 +1,4 @@
-//! Remote JSON-LD contexts: fetched over HTTP with a timeout, cached, and resolved into
+//! Remote JSON-LD contexts: fetched over HTTP(S) with a timeout, cached, and resolved into
 //! term tables that are cached too. An unreachable context is `LdContextNotAvailable` (503),
 //! a fetched document that is not a JSON-LD context is `BadRequestData`; nothing hangs.
 
@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use serde_json::Value;
 
 use crate::http::{BodyType, link_context};
+use crate::outbound::{OutboundTls, TlsSetupError};
 use crate::problem::{ApiError, ApiResult};
 
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -67,21 +68,17 @@ impl DocumentSource for Docs<'_> {
     }
 }
 
-impl Default for Contexts {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Contexts {
-    /// A new cache with its own HTTP client.
-    pub fn new() -> Contexts {
-        let client = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .connect_timeout(Duration::from_secs(3))
-            .build()
-            .unwrap_or_default();
-        Contexts { client, docs: Mutex::new(HashMap::new()), resolved: Mutex::new(HashMap::new()) }
+    /// A new cache with its own HTTP client, verifying HTTPS servers against `tls`.
+    pub fn new(tls: &OutboundTls) -> Result<Contexts, TlsSetupError> {
+        let client = tls.client(|builder| {
+            builder.timeout(FETCH_TIMEOUT).connect_timeout(Duration::from_secs(3))
+        })?;
+        Ok(Contexts {
+            client,
+            docs: Mutex::new(HashMap::new()),
+            resolved: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Resolves a context value (URL, object or array) plus the core context.

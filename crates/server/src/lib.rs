@@ -1,6 +1,6 @@
 //! `citybrain-server`: the HTTP face of the city data hub — the NGSI-LD API under
 //! `/ngsi-ld/v1` (axum), content negotiation, JSON-LD Link contexts, ProblemDetails errors,
-//! remote context fetching and HTTP notification delivery. The only crate that knows HTTP.
+//! remote context fetching and HTTP(S) notification delivery. The only crate that knows HTTP.
 //!
 //! Start it with [`run`] on any listener (tests use port 0) and a shutdown future.
 
@@ -18,6 +18,7 @@ mod http;
 mod join;
 mod notify;
 mod order;
+mod outbound;
 mod problem;
 mod projection;
 mod render_cache;
@@ -43,6 +44,7 @@ pub use cockpit::{LiveEvent, LiveSource, RATE_WINDOW_S, RequestCounter};
 pub use contexts::Contexts;
 pub use entity_maps::EntityMaps;
 pub use notify::{HttpSink, Resolver};
+pub use outbound::{OutboundTls, TlsSetupError, install_tls_provider};
 pub use problem::{ApiError, ApiResult};
 
 /// Largest request body accepted.
@@ -69,19 +71,26 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over `broker`.
-    pub fn new(broker: Broker) -> AppState {
-        let contexts = Arc::new(Contexts::new());
-        broker.set_notification_sink(Arc::new(notify::HttpSink::new()));
+    /// State over `broker` whose notifications and context fetches trust the system's CA
+    /// roots only. On a machine without any, HTTPS fails verification and plain HTTP works.
+    pub fn new(broker: Broker) -> Result<AppState, TlsSetupError> {
+        AppState::with_tls(broker, &OutboundTls::system())
+    }
+
+    /// State over `broker` whose notifications and context fetches verify HTTPS servers
+    /// against `tls`.
+    pub fn with_tls(broker: Broker, tls: &OutboundTls) -> Result<AppState, TlsSetupError> {
+        let contexts = Arc::new(Contexts::new(tls)?);
+        broker.set_notification_sink(Arc::new(notify::HttpSink::new(tls)?));
         broker.set_context_resolver(Arc::new(notify::Resolver(contexts.clone())));
-        AppState {
+        Ok(AppState {
             broker,
             contexts,
             live: None,
             requests: Arc::new(RequestCounter::default()),
             renders: Arc::new(render_cache::RenderCache::default()),
             maps: Arc::new(EntityMaps::default()),
-        }
+        })
     }
 
     /// The same state with a live city behind the cockpit: adds the `/api` routes, the live

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::contexts::Contexts;
 use crate::http::link_header;
+use crate::outbound::{OutboundTls, TlsSetupError};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 const RETRIES: u32 = 2;
@@ -21,24 +22,18 @@ pub struct HttpSink {
     client: reqwest::Client,
 }
 
-impl Default for HttpSink {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl HttpSink {
-    /// A sink with its own connection pool.
-    pub fn new() -> HttpSink {
+    /// A sink with its own connection pool, verifying HTTPS receivers against `tls`.
+    pub fn new(tls: &OutboundTls) -> Result<HttpSink, TlsSetupError> {
         // Title-case header names: some receivers (Python test servers) look up `Link` by its
         // exact case.
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(Duration::from_secs(2))
-            .http1_title_case_headers()
-            .build()
-            .unwrap_or_default();
-        HttpSink { client }
+        let client = tls.client(|builder| {
+            builder
+                .timeout(TIMEOUT)
+                .connect_timeout(Duration::from_secs(2))
+                .http1_title_case_headers()
+        })?;
+        Ok(HttpSink { client })
     }
 }
 

@@ -122,7 +122,7 @@ async fn cockpit_in_headless_chromium() {
     // The demo at 60× real time, so the figures visibly move within seconds.
     let demo = crate::demo::start("60");
     let base = demo.base.clone();
-    let http = reqwest::Client::new();
+    let http = crate::http_client();
     let network =
         wait_for_json(&http, &format!("{base}/api/network"), Duration::from_secs(30)).await;
     let signals: Vec<String> = network["intersections"]

@@ -70,7 +70,7 @@ async fn poll(client: &reqwest::Client, url: &str, done: impl Fn(&Value) -> bool
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cockpit_api_and_the_hub_show_the_live_city() {
     let demo = start("200");
-    let client = reqwest::Client::new();
+    let client = crate::http_client();
     let b = &demo.base;
 
     let (status, net) = get(&client, &format!("{b}/api/network")).await;
@@ -145,7 +145,7 @@ async fn an_external_subscriber_is_notified_of_traffic_signals() {
     let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = receiver.local_addr().unwrap().port();
     let demo = start("200");
-    let client = reqwest::Client::new();
+    let client = crate::http_client();
     let sub = json!({"type": "Subscription", "entities": [{"type": "TrafficSignal"}],
                      "notification": {"endpoint": {"uri": format!("http://127.0.0.1:{port}/notify"),
                                                    "accept": "application/json"}}});
@@ -212,7 +212,7 @@ async fn the_live_stream_delivers_state_events() {
     assert!(times[times.len() - 1] > times[0], "time advances: {times:?}");
     // A viewer that goes away costs nothing: the demo keeps answering.
     drop(conn);
-    let (status, _) = get(&reqwest::Client::new(), &format!("{}/api/state", demo.base)).await;
+    let (status, _) = get(&crate::http_client(), &format!("{}/api/state", demo.base)).await;
     assert_eq!(status, 200);
 }
 
@@ -223,7 +223,7 @@ async fn the_live_stream_delivers_state_events() {
 async fn the_demo_computes_what_sim_computes() {
     const T: f64 = 300.0;
     let demo = start("200");
-    let client = reqwest::Client::new();
+    let client = crate::http_client();
     let history = poll(&client, &format!("{}/api/history", demo.base), |h| {
         h["samples"].as_array().is_some_and(|s| s.iter().any(|s| s["time_s"].as_f64() == Some(T)))
     })

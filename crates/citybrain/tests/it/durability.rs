@@ -36,7 +36,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}/ngsi-ld/v1");
-    let client = reqwest::Client::new();
+    let client = crate::http_client();
     let mut child = start(dir.path(), port);
     wait_ready(&client, &base).await;
 

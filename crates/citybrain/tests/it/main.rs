@@ -25,6 +25,12 @@ pub(crate) fn citybrain(args: &[&str]) -> Output {
         .expect("the citybrain binary runs")
 }
 
+/// A test's own HTTP client (reqwest needs the process's TLS provider before it is built).
+pub(crate) fn http_client() -> reqwest::Client {
+    citybrain_server::install_tls_provider();
+    reqwest::Client::new()
+}
+
 /// The repository root (the bundled data lives in `data/`).
 pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

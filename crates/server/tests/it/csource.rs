@@ -247,7 +247,7 @@ async fn serve_over(dir: &std::path::Path) -> (String, tokio::sync::oneshot::Sen
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/ngsi-ld/v1", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(run(listener, AppState::new(broker), async move {
+    tokio::spawn(run(listener, AppState::new(broker).unwrap(), async move {
         let _ = rx.await;
     }));
     (base, tx)
@@ -256,7 +256,7 @@ async fn serve_over(dir: &std::path::Path) -> (String, tokio::sync::oneshot::Sen
 #[tokio::test]
 async fn registrations_and_csource_subscriptions_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let client = reqwest::Client::new();
+    let client = crate::support::http_client();
     let (base, stop) = serve_over(dir.path()).await;
     let r = client
         .post(format!("{base}/csourceRegistrations"))

@@ -26,4 +26,5 @@ mod temporal_conformance;
 mod temporal_filters;
 mod temporal_paging;
 mod temporal_requests;
+mod tls;
 mod transient;

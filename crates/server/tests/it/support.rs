@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use citybrain_broker::Broker;
-use citybrain_server::{AppState, run};
+use citybrain_server::{AppState, OutboundTls, install_tls_provider, run};
 use citybrain_store::SqliteStore;
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
@@ -28,16 +28,21 @@ impl Drop for Hub {
 
 impl Hub {
     pub(crate) async fn start() -> Hub {
+        Hub::start_with_tls(&OutboundTls::system()).await
+    }
+
+    /// A hub whose notifications and context fetches verify HTTPS servers against `tls`.
+    pub(crate) async fn start_with_tls(tls: &OutboundTls) -> Hub {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
         let broker = Broker::open(store).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(run(listener, AppState::new(broker), async move {
+        tokio::spawn(run(listener, AppState::with_tls(broker, tls).unwrap(), async move {
             let _ = rx.await;
         }));
-        Hub { addr, client: Client::new(), _dir: dir, shutdown: Some(tx) }
+        Hub { addr, client: http_client(), _dir: dir, shutdown: Some(tx) }
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -82,6 +87,12 @@ impl Hub {
         let text = r.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
+}
+
+/// A test's own HTTP client (reqwest needs the process's TLS provider before it is built).
+pub(crate) fn http_client() -> Client {
+    install_tls_provider();
+    Client::new()
 }
 
 /// Asserts a ProblemDetails response of `status` and error `kind`.
