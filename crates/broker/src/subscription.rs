@@ -601,22 +601,7 @@ impl Linker<'_> {
             let mut linked = Value::Object(render_entity(&t, &self.options(ctx)));
             self.inline(&t, &mut linked, level - 1, ctx);
             let Some(slot) = out.get_mut(ctx.compact(&name)) else { continue };
-            match (self.sub.format, slot) {
-                (Format::KeyValues, slot) => *slot = linked,
-                (_, Value::Object(attr)) => {
-                    attr.insert("entity".into(), linked);
-                }
-                (_, Value::Array(items)) => {
-                    for item in items.iter_mut() {
-                        if item.get("object").and_then(Value::as_str) == Some(id.as_str())
-                            && let Value::Object(attr) = item
-                        {
-                            attr.insert("entity".into(), linked.clone());
-                        }
-                    }
-                }
-                _ => {}
-            }
+            citybrain_ngsi::render::attach_linked(slot, &id, linked, self.sub.format);
         }
     }
 }

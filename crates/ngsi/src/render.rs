@@ -91,6 +91,29 @@ pub fn render_entity(entity: &Entity, o: &RenderOptions<'_>) -> Map<String, Valu
     out
 }
 
+/// Puts `linked`, the rendering of the entity that relationship `slot` points at (`target`),
+/// into the relationship's rendering (Linked Entity Retrieval, clause 4.5.23): as its `entity`
+/// member, on every instance whose `object` is `target` when the relationship has several, or
+/// in place of the whole slot in keyValues (where the slot was only the target's id).
+pub fn attach_linked(slot: &mut Value, target: &str, linked: Value, format: Format) {
+    match (format, slot) {
+        (Format::KeyValues, slot) => *slot = linked,
+        (_, Value::Object(attr)) => {
+            attr.insert("entity".into(), linked);
+        }
+        (_, Value::Array(items)) => {
+            for item in items.iter_mut() {
+                if item.get("object").and_then(Value::as_str) == Some(target)
+                    && let Value::Object(attr) = item
+                {
+                    attr.insert("entity".into(), linked.clone());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Renders entity types: one type as a string, several as an array.
 pub fn render_types(types: &[String], ctx: &Context) -> Value {
     if types.len() == 1 {

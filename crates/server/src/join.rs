@@ -7,7 +7,6 @@ use citybrain_broker::Broker;
 use citybrain_ngsi::Context;
 use citybrain_ngsi::model::Entity;
 use citybrain_ngsi::query::{Links, Query};
-use citybrain_ngsi::render::Format;
 use serde_json::Value;
 
 use crate::entities::View;
@@ -145,22 +144,7 @@ fn inline(
         let Some(slot) = out.get_mut(&key) else { continue };
         let Ok(t) = broker.retrieve_entity(tenant, &id) else { continue };
         let linked = inline(broker, tenant, &t, level - 1, &view.for_linked(&name), ctx, media);
-        match (view.format, slot) {
-            (Format::KeyValues, slot) => *slot = linked,
-            (_, Value::Object(attr)) => {
-                attr.insert("entity".into(), linked);
-            }
-            (_, Value::Array(items)) => {
-                for item in items.iter_mut() {
-                    if item.get("object").and_then(Value::as_str) == Some(id.as_str())
-                        && let Value::Object(attr) = item
-                    {
-                        attr.insert("entity".into(), linked.clone());
-                    }
-                }
-            }
-            _ => {}
-        }
+        citybrain_ngsi::render::attach_linked(slot, &id, linked, view.format);
     }
     out
 }
