@@ -122,10 +122,7 @@ pub(crate) async fn update(
     let bt = body_type(&headers, true)?;
     check_id(&id)?;
     let tenant = tenant_of(&headers)?;
-    let json = parse_json(&body)?;
-    if !json.is_object() {
-        return Err(ApiError::bad_data("the update must be a JSON object"));
-    }
+    let json = crate::http::parse_json_object(&body, "the update")?;
     let rctx = st.contexts.for_body(&headers, &json, bt).await?;
     check_csource_subscription(&json)?;
     let ctx = rctx.ctx.clone();

@@ -328,10 +328,7 @@ pub(crate) async fn create(
     let _ = Params::parse(q.as_deref(), &["local"])?;
     let bt = body_type(&headers, false)?;
     let tenant = tenant_of(&headers)?;
-    let json = parse_json(&body)?;
-    if !json.is_object() {
-        return Err(ApiError::bad_data("the entity must be a JSON object"));
-    }
+    let json = crate::http::parse_json_object(&body, "the entity")?;
     let rctx = st.contexts.for_body(&headers, &json, bt).await?;
     let entity = parse_entity(&json, &rctx.ctx, now_micros())?;
     let id = entity.id.clone();

@@ -130,6 +130,15 @@ pub(crate) fn parse_json(body: &[u8]) -> ApiResult<Value> {
         .map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))
 }
 
+/// Parses a body that must be one JSON object; `what` names it in the error ("the update").
+pub(crate) fn parse_json_object(body: &[u8], what: &str) -> ApiResult<Value> {
+    let json = parse_json(body)?;
+    if !json.is_object() {
+        return Err(ApiError::bad_data(format!("{what} must be a JSON object")));
+    }
+    Ok(json)
+}
+
 /// The context URL in a JSON-LD `Link` header, if any.
 pub(crate) fn link_context(headers: &HeaderMap) -> ApiResult<Option<String>> {
     for value in headers.get_all(header::LINK) {
